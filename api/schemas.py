@@ -1,0 +1,116 @@
+"""Response models: what the API promises, and what its OpenAPI page shows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class Health(BaseModel):
+    status: str
+    database: bool
+    timescaledb: str | None = None
+    ingest: dict[str, Any] | None = None
+
+
+class Equipment(BaseModel):
+    id: int
+    serial_number: str
+    model: str
+    family: str
+    customer: str
+    latitude: float
+    longitude: float
+    commissioned_on: date
+    warranty_end: date
+    service_package: str
+    last_reading_at: datetime | None = None
+
+
+class Point(BaseModel):
+    t: datetime
+    value: float | None = None
+    avg: float | None = None
+    min: float | None = None
+    max: float | None = None
+    count: int | None = None
+
+
+class Series(BaseModel):
+    channel: str
+    unit: str
+    valid_min: float | None
+    valid_max: float | None
+    points: list[Point]
+
+
+class Readings(BaseModel):
+    equipment_id: int
+    start: datetime
+    end: datetime
+    bucket: str | None
+    series: list[Series]
+
+
+class Alert(BaseModel):
+    id: int
+    equipment_id: int
+    serial_number: str
+    channel: str | None
+    rule: str
+    grade: str
+    status: str
+    message: str
+    details: dict[str, Any]
+    reading_time: datetime
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class WorkOrder(BaseModel):
+    id: int
+    number: str
+    equipment_id: int
+    serial_number: str
+    alert_id: int | None
+    source: str
+    grade: str
+    status: str
+    fault_description: str
+    under_warranty: bool
+    station_code: str | None
+    station_name: str | None
+    technician_code: str | None
+    distance_km: float | None
+    routing: dict[str, Any]
+    sla_due_at: datetime
+    created_at: datetime
+    assigned_at: datetime | None
+
+
+class Station(BaseModel):
+    id: int
+    code: str
+    name: str
+    tier: int
+    city: str
+    region: str
+    latitude: float
+    longitude: float
+    skills: list[str]
+    rating: float
+    technicians: int
+
+
+class WebhookDelivery(BaseModel):
+    id: int
+    event_id: int
+    event_type: str
+    url: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None

@@ -1,0 +1,108 @@
+"""Publishing samples as protocol v1 messages over MQTT (QoS 1)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from device_sim.errors import SimError
+from device_sim.physics import Sample
+
+log = logging.getLogger(__name__)
+
+
+def encode(serial: str, seq: int, samples: Sequence[Sample]) -> bytes:
+    """A protocol v1 payload for ``samples`` of machine ``serial``."""
+    body = {
+        "v": 1,
+        "device": serial,
+        "seq": seq,
+        "samples": [
+            {
+                "t": s.time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "values": s.values,
+            }
+            for s in samples
+        ],
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def topic_for(prefix: str, serial: str) -> str:
+    return f"{prefix.rstrip('/')}/{serial}/telemetry"
+
+
+class Publisher:
+    """One MQTT connection that publishes for the machines of a simulator process.
+
+    paho keeps QoS 1 messages that are not acknowledged yet and resends them after a
+    reconnect (it reconnects by itself, with backoff), so a broker restart loses nothing
+    that was handed to ``publish``.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        client_id: str,
+        prefix: str = "prognos/v1",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.prefix = prefix
+        self._connected = threading.Event()
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+        )
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = lambda *_args: self._connected.set()
+        self.client.on_disconnect = lambda *_args: self._connected.clear()
+        self.host, self.port = host, port
+        self.published = 0
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        try:
+            self.client.connect(self.host, self.port, keepalive=30)
+        except OSError as exc:
+            raise SimError(
+                f"cannot reach the MQTT broker at {self.host}:{self.port}: {exc}"
+            ) from exc
+        self.client.loop_start()
+        if not self._connected.wait(timeout_s):
+            raise SimError(
+                f"the MQTT broker at {self.host}:{self.port} did not accept the connection"
+            )
+
+    def publish(self, serial: str, seq: int, samples: Sequence[Sample]) -> mqtt.MQTTMessageInfo:
+        info = self.client.publish(
+            topic_for(self.prefix, serial), encode(serial, seq, samples), qos=1
+        )
+        self.published += 1
+        return info
+
+    def publish_raw(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo:
+        return self.client.publish(topic, payload, qos=1)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Wait (bounded) for outstanding publishes to be acknowledged, then disconnect."""
+        deadline = threading.Event()
+        for _ in range(int(timeout_s * 20)):
+            if not self.client.want_write() and not self._outstanding():
+                break
+            deadline.wait(0.05)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _outstanding(self) -> int:
+        return len(getattr(self.client, "_out_messages", {}))

@@ -1,0 +1,285 @@
+"""The ``prognos`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from alerts.receiver import WebhookReceiver
+from device_sim.fleet import load_fleet
+from device_sim.publisher import Publisher
+from device_sim.runner import FleetRunner, SimConfig
+from prognos import db, logs
+from prognos.endpoints import resolve
+from prognos.errors import ConfigurationError, PrognosError
+from prognos.localservices import LocalServices
+from prognos.runner import Platform, prepare_database
+from prognos.seed import seed
+from prognos.settings import Settings
+
+log = logging.getLogger("prognos")
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def handler(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    while not stop.wait(0.5):
+        pass
+
+
+# ---------------------------------------------------------------- commands
+def cmd_up(settings: Settings, _args: argparse.Namespace) -> int:
+
+    services = LocalServices(settings.home)
+    endpoints = services.start(
+        postgres=settings.database_url is None, mosquitto=settings.mqtt_url is None
+    )
+    print(f"database: {settings.database_url or endpoints.database_url}")
+    print(f"broker:   {settings.mqtt_url or endpoints.mqtt_url}")
+    return 0
+
+
+def cmd_down(settings: Settings, _args: argparse.Namespace) -> int:
+
+    LocalServices(settings.home).stop()
+    print("local services stopped")
+    return 0
+
+
+def cmd_status(settings: Settings, _args: argparse.Namespace) -> int:
+
+    running = LocalServices(settings.home).running_endpoints()
+    print(
+        f"database: {settings.database_url or running.get('database_url', 'local one not running')}"
+    )
+    print(f"broker:   {settings.mqtt_url or running.get('mqtt_url', 'local one not running')}")
+    return 0
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+
+    prepare_database(resolve(settings, need_mqtt=False).database_url)
+    print("schema up to date")
+    return 0
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+
+    url = resolve(settings, need_mqtt=False).database_url
+    prepare_database(url)
+    with db.connect(url) as conn:
+        counts = seed(conn, load_fleet(args.fleet or settings.sim.fleet_file))
+    print("seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
+
+    fleet = load_fleet(args.fleet or settings.sim.fleet_file)
+    mqtt = resolve(settings, need_mqtt=True).mqtt
+    publisher = Publisher(
+        mqtt.host,
+        mqtt.port,
+        client_id=f"prognos-sim-{os.getpid()}",
+        prefix=settings.topic_prefix,
+        username=mqtt.username,
+        password=mqtt.password,
+    )
+    publisher.start()
+    runner = FleetRunner(
+        fleet,
+        publisher,
+        SimConfig(
+            interval_s=settings.sim.interval_s,
+            samples_per_message=settings.sim.readings_per_message,
+            speed=args.speed or settings.sim.speed,
+            duration_s=args.duration,
+        ),
+    )
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    signal.signal(signal.SIGINT, lambda *_: runner.stop())
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    while thread.is_alive():
+        thread.join(0.5)
+    publisher.stop()
+    print(
+        f"published {runner.messages} messages ({runner.samples} samples of "
+        f"{len(fleet.machines)} machines)"
+    )
+    return 0
+
+
+def _run_platform(
+    settings: Settings, *, fleet_file: Path | None, sim: bool, api: bool, ingest: bool, demo: bool
+) -> int:
+
+    services = LocalServices(settings.home)
+    started_here = False
+    if demo and (settings.database_url is None or settings.mqtt_url is None):
+        before = services.running_endpoints()
+        services.start(postgres=settings.database_url is None, mosquitto=settings.mqtt_url is None)
+        started_here = not before
+    receiver: WebhookReceiver | None = None
+    platform: Platform | None = None
+    try:
+        endpoints = resolve(settings, need_mqtt=sim or ingest)
+        fleet = load_fleet(fleet_file or settings.sim.fleet_file) if (sim or demo) else None
+        urls = list(settings.webhooks.urls)
+        secret = settings.webhooks.secret.get_secret_value()
+        if urls and not secret:
+            raise ConfigurationError("PROGNOS_WEBHOOKS__SECRET must be set when webhook URLs are")
+        if not urls and demo:
+            secret = secret or secrets.token_hex(16)
+            receiver = WebhookReceiver(secret=secret).start()
+            urls = [receiver.url]
+        platform = Platform(
+            settings,
+            endpoints,
+            fleet=fleet if sim else None,
+            seed_fleet=fleet if demo else None,
+            with_api=api,
+            with_ingest=ingest,
+            webhook_urls=urls,
+            webhook_secret=secret,
+        )
+        platform.start()
+        print("\nPrognos is running." + (" (simulated fleet on)" if sim else ""))
+        if platform.api_url:
+            print(f"  dashboard:  {platform.api_url}/")
+            print(f"  API docs:   {platform.api_url}/docs")
+        if receiver is not None:
+            print(f"  webhooks:   {receiver.url} (built-in demo receiver)")
+        print(f"  database:   {endpoints.database_url.split('@')[-1]}")
+        print(f"  broker:     {endpoints.mqtt.host}:{endpoints.mqtt.port}")
+        print("Press Ctrl-C to stop.\n", flush=True)
+        _wait_for_signal()
+        print("\nstopping…", flush=True)
+    finally:
+        if platform is not None:
+            platform.stop()
+        if receiver is not None:
+            receiver.stop()
+        if started_here:
+            services.stop()
+    print("stopped")
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    return _run_platform(
+        settings, fleet_file=args.fleet, sim=not args.no_sim, api=True, ingest=True, demo=args.demo
+    )
+
+
+def cmd_ingest(settings: Settings, _args: argparse.Namespace) -> int:
+    return _run_platform(settings, fleet_file=None, sim=False, api=False, ingest=True, demo=False)
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    if args.port is not None:
+        settings.api.port = args.port
+    if args.host is not None:
+        settings.api.host = args.host
+    return _run_platform(settings, fleet_file=None, sim=False, api=True, ingest=False, demo=False)
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prognos",
+        description="Prognos: watch connected equipment, score its health, open and route work orders.",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=None,
+        help="log format (default: text on a terminal, json otherwise)",
+    )
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING, ERROR")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(
+        name: str, func: Callable[[Settings, argparse.Namespace], int], text: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(func=func)
+        return p
+
+    add(
+        "up",
+        cmd_up,
+        "start the local PostgreSQL+TimescaleDB and Mosquitto (unless external ones are configured)",
+    )
+    add("down", cmd_down, "stop the local services")
+    add("status", cmd_status, "show which database and broker are in use")
+    add("migrate", cmd_migrate, "apply pending schema migrations")
+    p = add("seed", cmd_seed, "load a fleet file's machines and service network into the database")
+    p.add_argument(
+        "--fleet", type=Path, help="fleet file (TOML); default: examples/demo-fleet.toml"
+    )
+    p = add("sim", cmd_sim, "run the device simulator: publish the fleet's telemetry over MQTT")
+    p.add_argument(
+        "--fleet", type=Path, help="fleet file (TOML); default: examples/demo-fleet.toml"
+    )
+    p.add_argument("--speed", type=float, help="simulated seconds per real second")
+    p.add_argument(
+        "--duration", type=float, help="simulated seconds to run (default: until Ctrl-C)"
+    )
+    add(
+        "ingest",
+        cmd_ingest,
+        "run an ingest worker (MQTT -> TimescaleDB) with the alert pipeline and webhooks",
+    )
+    p = add("api", cmd_api, "run the HTTP API and dashboard")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    p = add(
+        "run", cmd_run, "run everything together: ingest, alerts, webhooks, API and the simulator"
+    )
+    p.add_argument(
+        "--fleet", type=Path, help="fleet file (TOML); default: examples/demo-fleet.toml"
+    )
+    p.add_argument("--no-sim", action="store_true", help="do not run the simulator")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="start local services if needed, seed the fleet, receive webhooks locally; "
+        "stop what it started on exit",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"prognos: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    json_lines = (args.log_format == "json") if args.log_format else not sys.stderr.isatty()
+    logs.configure(args.log_level or settings.log_level, json_lines=json_lines)
+    try:
+        return int(args.func(settings, args))
+    except PrognosError as exc:
+        print(f"prognos: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""From a committed batch of readings to alerts, work orders and outbox events.
+
+The ingest worker calls an ``AlertPipeline`` after each batch commits (and before the
+batch's messages are acknowledged). For every machine and channel that left its valid
+range, one transaction opens the alert, opens and routes its work order, and records
+``alert.opened`` and ``work_order.created`` in the outbox. A redelivered batch finds the
+alert already open and does nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from psycopg_pool import ConnectionPool
+
+from alerts.outbox import emit
+from alerts.rules import ChannelLimit, ReadingLike, evaluate_thresholds
+from alerts.store import load_limits, open_alert
+from fieldservice.dispatch import open_work_order
+from fieldservice.sla import SlaPolicy
+
+log = logging.getLogger(__name__)
+
+
+class AlertPipeline:
+    def __init__(
+        self, pool: ConnectionPool, *, sla: SlaPolicy | None = None, limits_refresh_s: float = 30.0
+    ) -> None:
+        self.pool = pool
+        self.sla = sla or SlaPolicy()
+        self.limits_refresh_s = limits_refresh_s
+        self._limits: dict[int, ChannelLimit] = {}
+        self._loaded_at = -1e9
+        self._lock = threading.Lock()
+        self.opened = 0
+
+    def limits(self) -> dict[int, ChannelLimit]:
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self.limits_refresh_s:
+                with self.pool.connection() as conn:
+                    self._limits = load_limits(conn)
+                self._loaded_at = time.monotonic()
+            return self._limits
+
+    def __call__(self, readings: Sequence[ReadingLike]) -> None:
+        for candidate in evaluate_thresholds(readings, self.limits()):
+            now = datetime.now(UTC)
+            with self.pool.connection() as conn, conn.transaction():
+                alert = open_alert(conn, candidate)
+                if alert is None:
+                    continue  # already open: a redelivery, or the fault persists
+                emit(conn, "alert.opened", "alert", alert.id, alert.as_event())
+                order = open_work_order(
+                    conn,
+                    equipment_id=alert.equipment_id,
+                    grade=alert.grade,
+                    fault_description=alert.message,
+                    source="alert",
+                    now=now,
+                    alert_id=alert.id,
+                    sla=self.sla,
+                )
+                emit(conn, "work_order.created", "work_order", order.id, order.as_event())
+            self.opened += 1
+            log.info(
+                "alert opened",
+                extra={
+                    "alert_id": alert.id,
+                    "work_order": order.number,
+                    "station_id": order.station_id,
+                    "equipment_id": alert.equipment_id,
+                },
+            )

@@ -1,0 +1,198 @@
+"""The platform in one process: ingest, alert pipeline, webhooks, scheduler, API, simulator.
+
+``Platform.start()`` brings the parts up in dependency order and ``stop()`` takes them
+down in reverse, flushing the ingest batch and acknowledging what was committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+from psycopg_pool import ConnectionPool
+
+from alerts.webhooks import WebhookDispatcher
+from api.app import create_app
+from device_sim.fleet import Fleet
+from device_sim.publisher import Publisher
+from device_sim.runner import FleetRunner, SimConfig
+from ingest.protocol import Limits
+from ingest.worker import IngestWorker, WorkerConfig
+from prognos import db, migrations, timescale
+from prognos.endpoints import Resolved
+from prognos.localservices import free_port, port_is_free
+from prognos.pipeline import AlertPipeline
+from prognos.seed import seed
+from prognos.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def worker_config(settings: Settings, endpoints: Resolved) -> WorkerConfig:
+    ing = settings.ingest
+    return WorkerConfig(
+        database_url=endpoints.database_url,
+        mqtt_host=endpoints.mqtt.host,
+        mqtt_port=endpoints.mqtt.port,
+        mqtt_username=endpoints.mqtt.username,
+        mqtt_password=endpoints.mqtt.password,
+        topic_prefix=settings.topic_prefix,
+        client_id=ing.client_id,
+        share_group=ing.share_group,
+        batch_size=ing.batch_size,
+        batch_age_s=ing.batch_age_ms / 1000.0,
+        session_expiry_s=ing.session_expiry_s,
+        limits=Limits(
+            max_payload_bytes=ing.max_payload_bytes,
+            max_future=timedelta(seconds=ing.max_future_s),
+            max_past=timedelta(seconds=ing.max_past_s),
+        ),
+    )
+
+
+def prepare_database(url: str) -> timescale.TimescaleEdition:
+    """Wait for the server, apply pending migrations, log the TimescaleDB edition."""
+    db.wait_for_database(url)
+    with db.connect(url) as conn:
+        applied = migrations.migrate(conn)
+        if applied:
+            log.info("applied %d migration(s)", len(applied))
+        return timescale.log_edition(conn)
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    endpoints: Resolved
+    fleet: Fleet | None = None  # run the simulator for this fleet
+    seed_fleet: Fleet | None = None  # load this fleet's registry before ingest starts
+    with_api: bool = True
+    with_ingest: bool = True
+    webhook_urls: list[str] = field(default_factory=list)
+    webhook_secret: str = ""
+    api_url: str = ""
+    pool: ConnectionPool | None = None
+    worker: IngestWorker | None = None
+    _parts: list[tuple[str, Any]] = field(default_factory=list)
+
+    def start(self) -> None:
+        edition = prepare_database(self.endpoints.database_url)
+        if self.seed_fleet is not None:
+            with db.connect(self.endpoints.database_url) as conn:
+                counts = seed(conn, self.seed_fleet)
+            log.info("fleet loaded", extra=counts)
+        self.pool = db.make_pool(self.endpoints.database_url, size=self.settings.db_pool_size)
+        self._parts.append(("database pool", self.pool.close))
+
+        if self.with_ingest:
+            pipeline = AlertPipeline(self.pool)
+            self.worker = IngestWorker(worker_config(self.settings, self.endpoints), [pipeline])
+            self.worker.start()
+            if not self.worker.wait_connected(30):
+                log.warning("ingest not connected to the broker yet; it keeps retrying")
+            self._parts.append(("ingest worker", self.worker.stop))
+
+        http = httpx.Client(timeout=self.settings.webhooks.timeout_s)
+        self._parts.append(("webhook client", http.close))
+        dispatcher = WebhookDispatcher(
+            self.pool,
+            http,
+            urls=self.webhook_urls,
+            secret=self.webhook_secret,
+            max_attempts=self.settings.webhooks.max_attempts,
+        )
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(
+            dispatcher.run_once,
+            "interval",
+            id="webhooks",
+            seconds=self.settings.webhooks.poll_interval_s,
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
+        self._parts.append(("scheduler", lambda: scheduler.shutdown(wait=True)))
+
+        if self.with_api:
+            self._start_api(edition.describe())
+
+        if self.fleet is not None:
+            self._start_sim(self.fleet)
+
+    def _start_api(self, edition: str) -> None:
+        assert self.pool is not None  # noqa: S101
+        port = self.settings.api.port
+        if port == 0 or not port_is_free(port):
+            chosen = free_port()
+            if port:
+                log.warning("API port %d is taken; using %d", port, chosen)
+            port = chosen
+        worker = self.worker
+        app = create_app(
+            self.pool,
+            timescaledb=edition,
+            ingest_status=worker.stats.snapshot if worker else None,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, host=self.settings.api.host, port=port, log_config=None, access_log=False
+            )
+        )
+        thread = threading.Thread(target=server.run, name="api", daemon=True)
+        thread.start()
+        self.api_url = f"http://{self.settings.api.host}:{port}"
+
+        def stop_api() -> None:
+            server.should_exit = True
+            thread.join(10)
+
+        self._parts.append(("api", stop_api))
+        for _ in range(200):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+
+    def _start_sim(self, fleet: Fleet) -> None:
+        sim = self.settings.sim
+        publisher = Publisher(
+            self.endpoints.mqtt.host,
+            self.endpoints.mqtt.port,
+            client_id=f"prognos-sim-{os.getpid()}",
+            prefix=self.settings.topic_prefix,
+            username=self.endpoints.mqtt.username,
+            password=self.endpoints.mqtt.password,
+        )
+        publisher.start()
+        runner = FleetRunner(
+            fleet,
+            publisher,
+            SimConfig(
+                interval_s=sim.interval_s,
+                samples_per_message=sim.readings_per_message,
+                speed=sim.speed,
+            ),
+        )
+        thread = threading.Thread(target=runner.run, name="simulator", daemon=True)
+        thread.start()
+
+        def stop_sim() -> None:
+            runner.stop()
+            thread.join(10)
+            publisher.stop()
+
+        self._parts.append(("simulator", stop_sim))
+
+    def stop(self) -> None:
+        for name, stop in reversed(self._parts):
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping the %s failed", name)
+        self._parts.clear()

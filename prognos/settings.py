@@ -1,0 +1,116 @@
+"""One typed settings object, read from ``PROGNOS_*`` environment variables.
+
+Nested groups use a double underscore: ``PROGNOS_INGEST__BATCH_SIZE=5000``.
+``PROGNOS_DATABASE_URL`` and ``PROGNOS_MQTT_URL`` select external servers; when they are
+unset the platform uses the local services it starts itself under ``PROGNOS_HOME``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class IngestSettings(BaseModel):
+    """How the ingest worker subscribes and batches."""
+
+    client_id: str = "prognos-ingest-1"
+    share_group: str = "prognos-ingest"
+    batch_size: int = Field(5000, ge=1, description="flush a batch at this many readings")
+    batch_age_ms: int = Field(200, ge=1, description="flush a batch this old")
+    max_payload_bytes: int = Field(256 * 1024, ge=64)
+    session_expiry_s: int = Field(3600, ge=1)
+    max_future_s: float = Field(300.0, ge=0, description="reject readings this far ahead")
+    max_past_s: float = Field(90 * 86400.0, ge=0, description="reject readings this old")
+
+
+class WebhookSettings(BaseModel):
+    """Where outbox events are delivered, and how they are signed."""
+
+    urls: list[str] = Field(default_factory=list)
+    secret: SecretStr = SecretStr("")
+    timeout_s: float = Field(5.0, gt=0)
+    max_attempts: int = Field(12, ge=1)
+    poll_interval_s: float = Field(1.0, gt=0)
+
+    @field_validator("urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if urlsplit(url).scheme not in {"http", "https"}:
+                raise ValueError(f"webhook URL must be http(s): {url!r}")
+        return urls
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class SimSettings(BaseModel):
+    fleet_file: Path = PROJECT_ROOT / "examples" / "demo-fleet.toml"
+    speed: float = Field(1.0, gt=0, description="simulated seconds per real second")
+    interval_s: float = Field(1.0, gt=0, description="simulated seconds between samples")
+    readings_per_message: int = Field(10, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a Prognos deployment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PROGNOS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = PROJECT_ROOT / ".prognos"
+    database_url: str | None = None
+    mqtt_url: str | None = None
+    topic_prefix: str = "prognos/v1"
+    log_level: str = "INFO"
+    log_json: bool = True
+    db_pool_size: int = Field(8, ge=1)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    sim: SimSettings = Field(default_factory=SimSettings)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_scheme(cls, url: str | None) -> str | None:
+        if url is not None and urlsplit(url).scheme not in {"mqtt", "tcp"}:
+            raise ValueError(f"PROGNOS_MQTT_URL must look like mqtt://host:port, got {url!r}")
+        return url
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg_scheme(cls, url: str | None) -> str | None:
+        if url is not None and urlsplit(url).scheme not in {"postgresql", "postgres"}:
+            raise ValueError(
+                f"PROGNOS_DATABASE_URL must look like postgresql://user@host/db, got {url!r}"
+            )
+        return url
+
+
+class MqttAddress(BaseModel):
+    """A broker address parsed from an ``mqtt://user:password@host:port`` URL."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> MqttAddress:
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise ValueError(f"no host in MQTT URL {url!r}")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or 1883,
+            username=parts.username,
+            password=parts.password,
+        )
