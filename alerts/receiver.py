@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Received:
     event: dict[str, Any]
+    body: bytes
     headers: dict[str, str]
     signature_ok: bool
 
@@ -61,7 +62,7 @@ class WebhookReceiver:
                     return
                 event = json.loads(body)
                 with receiver._lock:
-                    receiver.received.append(Received(event, dict(self.headers.items()), ok))
+                    receiver.received.append(Received(event, body, dict(self.headers.items()), ok))
                 log.info(
                     "webhook received",
                     extra={

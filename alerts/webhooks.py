@@ -53,12 +53,12 @@ def verify(
     if abs(current - timestamp) > tolerance_s:
         return False
     expected = sign(secret, timestamp, body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, given)
+    return hmac.compare_digest(expected.encode(), given.encode())
 
 
-def backoff_s(attempts: int) -> float:
+def backoff_s(attempts: int, base_s: float = 5.0) -> float:
     """Seconds before the next try after ``attempts`` failed ones (jittered, capped at 1 h)."""
-    base = min(5.0 * 2 ** max(attempts - 1, 0), 3600.0)
+    base = min(base_s * 2 ** min(max(attempts - 1, 0), 30), 3600.0)
     return float(base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
 
 
@@ -96,12 +96,14 @@ class WebhookDispatcher:
         urls: list[str],
         secret: str,
         max_attempts: int = 12,
+        retry_base_s: float = 5.0,
     ) -> None:
         self.pool = pool
         self.client = client
         self.urls = list(urls)
         self.secret = secret
         self.max_attempts = max_attempts
+        self.retry_base_s = retry_base_s
 
     def run_once(self) -> int:
         """One pass: fan out new events, send due deliveries. Returns deliveries sent OK."""
@@ -190,7 +192,7 @@ class WebhookDispatcher:
                             attempts,
                             str(exc)[:500],
                             "failed" if final else "pending",
-                            backoff_s(attempts),
+                            backoff_s(attempts, self.retry_base_s),
                             delivery.id,
                         ),
                     )

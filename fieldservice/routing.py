@@ -110,6 +110,8 @@ def choose_technician(
     technicians: Iterable[Technician], *, family: str, grade: str
 ) -> Technician | None:
     """The least senior certified technician whose level the grade allows."""
+    if grade not in MIN_LEVEL_FOR_GRADE:
+        raise ValueError(f"unknown grade {grade!r}; expected one of {sorted(MIN_LEVEL_FOR_GRADE)}")
     floor = LEVELS.index(MIN_LEVEL_FOR_GRADE[grade])
     able = [
         t

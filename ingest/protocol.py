@@ -99,7 +99,10 @@ def check_value(where: str, value: object, channel: ChannelSpec) -> float:
         if value is None or (isinstance(value, str) and value.lower() in _NON_FINITE_TEXT):
             raise Rejected(NOT_FINITE, f"{where}: {value!r} is not a finite number")
         raise Rejected(BAD_SCHEMA, f"{where}: {value!r} is not a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise Rejected(NOT_FINITE, f"{where}: an integer too large for a float") from None
     if not math.isfinite(number):
         raise Rejected(NOT_FINITE, f"{where}: {value!r} is not a finite number")
     if not channel.physical_min <= number <= channel.physical_max:
@@ -120,10 +123,12 @@ def _envelope(
         body = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Rejected(MALFORMED_JSON, str(exc)) from None
+    except RecursionError:
+        raise Rejected(MALFORMED_JSON, "JSON nested too deeply") from None
     if not isinstance(body, dict):
         raise Rejected(BAD_SCHEMA, f"payload must be a JSON object, got {type(body).__name__}")
     version = body.get("v")
-    if version != PROTOCOL_VERSION:
+    if isinstance(version, bool) or version != PROTOCOL_VERSION:
         raise Rejected(UNSUPPORTED_VERSION, f"'v' must be {PROTOCOL_VERSION}, got {version!r}")
     device = body.get("device", serial)
     if device != serial:

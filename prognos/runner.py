@@ -107,6 +107,7 @@ class Platform:
             urls=self.webhook_urls,
             secret=self.webhook_secret,
             max_attempts=self.settings.webhooks.max_attempts,
+            retry_base_s=self.settings.webhooks.retry_base_s,
         )
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(

@@ -8,7 +8,7 @@ unset the platform uses the local services it starts itself under ``PROGNOS_HOME
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +37,7 @@ class WebhookSettings(BaseModel):
     timeout_s: float = Field(5.0, gt=0)
     max_attempts: int = Field(12, ge=1)
     poll_interval_s: float = Field(1.0, gt=0)
+    retry_base_s: float = Field(5.0, gt=0, description="first retry delay; doubles per attempt")
 
     @field_validator("urls")
     @classmethod
@@ -111,6 +112,6 @@ class MqttAddress(BaseModel):
         return cls(
             host=parts.hostname,
             port=parts.port or 1883,
-            username=parts.username,
-            password=parts.password,
+            username=unquote(parts.username) if parts.username is not None else None,
+            password=unquote(parts.password) if parts.password is not None else None,
         )

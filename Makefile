@@ -1,0 +1,34 @@
+# The two commands of the README, and a few helpers. Every target is idempotent.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+
+.PHONY: demo test setup setup-dev lint up down clean
+
+## demo: install what is missing, start local services, run the platform with a simulated fleet
+demo: setup
+	$(BIN)/prognos run --demo
+
+## test: install what is missing (dev tools too), then lint, type-check and run the whole suite
+test: setup-dev lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup:
+	@scripts/bootstrap.sh
+
+setup-dev:
+	@scripts/bootstrap.sh --dev --services local
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+up: setup
+	$(BIN)/prognos up
+
+down:
+	$(BIN)/prognos down
+
+clean: down
+	rm -rf .prognos
