@@ -1,0 +1,54 @@
+"""The command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = ["up", "down", "status", "migrate", "seed", "sim", "ingest", "api", "run"]
+
+
+def prognos(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "prognos.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def test_help_lists_every_subcommand() -> None:
+    out = prognos("--help")
+    assert out.returncode == 0
+    for command in COMMANDS:
+        assert f"    {command} " in out.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_subcommand_has_its_own_help(command: str) -> None:
+    out = prognos(command, "--help")
+    assert out.returncode == 0
+    assert out.stdout.startswith(f"usage: prognos {command}")
+
+
+def test_without_a_database_the_error_says_what_to_do(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROGNOS_")}
+    env["PROGNOS_HOME"] = str(tmp_path)
+    out = prognos("migrate", env=env)
+    assert out.returncode == 1
+    assert "no database" in out.stderr
+    assert "prognos up" in out.stderr
+    assert "PROGNOS_DATABASE_URL" in out.stderr
+
+
+def test_invalid_settings_are_refused() -> None:
+    env = {**os.environ, "PROGNOS_MQTT_URL": "http://broker"}
+    out = prognos("status", env=env)
+    assert out.returncode == 2
+    assert "PROGNOS_MQTT_URL must look like mqtt://host:port" in out.stderr
