@@ -104,6 +104,8 @@ class WebhookDispatcher:
         self.secret = secret
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
+        self.delivered = 0  # since start, for status lines
+        self.failed_attempts = 0
 
     def run_once(self) -> int:
         """One pass: fan out new events, send due deliveries. Returns deliveries sent OK."""
@@ -174,6 +176,7 @@ class WebhookDispatcher:
                 code = self.send(delivery)
             except DeliveryError as exc:
                 final = attempts >= self.max_attempts
+                self.failed_attempts += 1
                 log.warning(
                     "webhook delivery %d of event %d to %s failed (attempt %d%s): %s",
                     delivery.id,
@@ -204,6 +207,7 @@ class WebhookDispatcher:
                     (attempts, code, delivery.id),
                 )
             ok += 1
+            self.delivered += 1
             log.info(
                 "webhook delivered",
                 extra={

@@ -20,7 +20,7 @@ StatusProvider = Callable[[], dict[str, Any]]
 def create_app(
     pool: ConnectionPool,
     *,
-    ingest_status: StatusProvider | None = None,
+    status: StatusProvider | None = None,
     timescaledb: str | None = None,
 ) -> FastAPI:
     app = FastAPI(
@@ -44,7 +44,7 @@ def create_app(
             status="ok" if ok else "degraded",
             database=ok,
             timescaledb=timescaledb,
-            ingest=ingest_status() if ingest_status else None,
+            platform=status() if status else None,
         )
 
     page = resources.files("api").joinpath("static/index.html").read_text()

@@ -12,7 +12,7 @@ class Health(BaseModel):
     status: str
     database: bool
     timescaledb: str | None = None
-    ingest: dict[str, Any] | None = None
+    platform: dict[str, Any] | None = None
 
 
 class Equipment(BaseModel):

@@ -28,7 +28,8 @@ from prognos.settings import Settings
 log = logging.getLogger("prognos")
 
 
-def _wait_for_signal() -> None:
+def _wait_for_signal(tick: Callable[[], None] | None = None, every_s: float = 10.0) -> None:
+    """Block until SIGINT or SIGTERM, calling ``tick`` every ``every_s`` seconds."""
     stop = threading.Event()
 
     def handler(_sig: int, _frame: FrameType | None) -> None:
@@ -36,8 +37,26 @@ def _wait_for_signal() -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    while not stop.wait(0.5):
-        pass
+    while not stop.wait(every_s):
+        if tick is not None:
+            tick()
+
+
+def _status_line(platform: Platform) -> str:
+    status = platform.status()
+    parts = []
+    if "ingest" in status:
+        ing = status["ingest"]
+        quarantined = sum(ing["quarantined"].values())
+        parts.append(
+            f"{ing['stored']} readings stored from {ing['received']} messages"
+            f" ({quarantined} quarantined, {ing['duplicates']} duplicates)"
+        )
+    if "alerts_opened" in status:
+        parts.append(f"{status['alerts_opened']} alerts opened")
+    if "webhooks_delivered" in status:
+        parts.append(f"{status['webhooks_delivered']} webhooks delivered")
+    return "status: " + "; ".join(parts)
 
 
 # ---------------------------------------------------------------- commands
@@ -166,7 +185,7 @@ def _run_platform(
         print(f"  database:   {endpoints.database_url.split('@')[-1]}")
         print(f"  broker:     {endpoints.mqtt.host}:{endpoints.mqtt.port}")
         print("Press Ctrl-C to stop.\n", flush=True)
-        _wait_for_signal()
+        _wait_for_signal(lambda: print(_status_line(platform), flush=True) if platform else None)
         print("\nstopping…", flush=True)
     finally:
         if platform is not None:

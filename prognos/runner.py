@@ -80,6 +80,8 @@ class Platform:
     api_url: str = ""
     pool: ConnectionPool | None = None
     worker: IngestWorker | None = None
+    pipeline: AlertPipeline | None = None
+    dispatcher: WebhookDispatcher | None = None
     _parts: list[tuple[str, Any]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -92,8 +94,10 @@ class Platform:
         self._parts.append(("database pool", self.pool.close))
 
         if self.with_ingest:
-            pipeline = AlertPipeline(self.pool)
-            self.worker = IngestWorker(worker_config(self.settings, self.endpoints), [pipeline])
+            self.pipeline = AlertPipeline(self.pool)
+            self.worker = IngestWorker(
+                worker_config(self.settings, self.endpoints), [self.pipeline]
+            )
             self.worker.start()
             if not self.worker.wait_connected(30):
                 log.warning("ingest not connected to the broker yet; it keeps retrying")
@@ -101,7 +105,7 @@ class Platform:
 
         http = httpx.Client(timeout=self.settings.webhooks.timeout_s)
         self._parts.append(("webhook client", http.close))
-        dispatcher = WebhookDispatcher(
+        dispatcher = self.dispatcher = WebhookDispatcher(
             self.pool,
             http,
             urls=self.webhook_urls,
@@ -135,11 +139,10 @@ class Platform:
             if port:
                 log.warning("API port %d is taken; using %d", port, chosen)
             port = chosen
-        worker = self.worker
         app = create_app(
             self.pool,
             timescaledb=edition,
-            ingest_status=worker.stats.snapshot if worker else None,
+            status=self.status,
         )
         server = uvicorn.Server(
             uvicorn.Config(
@@ -189,6 +192,19 @@ class Platform:
             publisher.stop()
 
         self._parts.append(("simulator", stop_sim))
+
+    def status(self) -> dict[str, Any]:
+        """What the running platform did since start (for status lines and /health)."""
+        out: dict[str, Any] = {}
+        if self.worker is not None:
+            out["ingest"] = self.worker.stats.snapshot()
+            out["broker_connected"] = self.worker.connected
+        if self.pipeline is not None:
+            out["alerts_opened"] = self.pipeline.opened
+        if self.dispatcher is not None:
+            out["webhooks_delivered"] = self.dispatcher.delivered
+            out["webhook_failed_attempts"] = self.dispatcher.failed_attempts
+        return out
 
     def stop(self) -> None:
         for name, stop in reversed(self._parts):

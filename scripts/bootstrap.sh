@@ -127,6 +127,11 @@ if [ "$need_mqtt" = 1 ] && ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr
     apt_install mosquitto
 fi
 
+# --- Chromium, for the dashboard's browser tests ------------------------------------------
+if [ "$dev" = 1 ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    apt_install chromium
+fi
+
 # --- virtualenv ------------------------------------------------------------------------
 venv="$root/.venv"
 hash=$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)
