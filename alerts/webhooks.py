@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "Prognos-Signature"
 EVENT_HEADER = "Prognos-Event"
 DELIVERY_HEADER = "Prognos-Delivery"
-LEASE_S = 60
+LEASE_S = 120  # longer than a claimed batch takes to send (CLAIM_BATCH x the timeout)
+CLAIM_BATCH = 10
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -113,6 +114,13 @@ class WebhookDispatcher:
         return self.deliver_due()
 
     def fan_out(self, limit: int = 1000) -> int:
+        """Create one delivery per endpoint for each new event.
+
+        With no endpoint configured nothing is marked: the events wait in the outbox
+        for the first endpoint that is configured.
+        """
+        if not self.urls:
+            return 0
         with self.pool.connection() as conn, conn.transaction():
             ids = [
                 int(r[0])
@@ -165,10 +173,12 @@ class WebhookDispatcher:
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
         if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise DeliveryError(
+                f"HTTP {response.status_code}: {response.text[:200]}", response.status_code
+            )
         return response.status_code
 
-    def deliver_due(self, limit: int = 100) -> int:
+    def deliver_due(self, limit: int = CLAIM_BATCH) -> int:
         ok = 0
         for delivery in self._claim(limit):
             attempts = delivery.attempts + 1
@@ -189,11 +199,12 @@ class WebhookDispatcher:
                 with self.pool.connection() as conn:
                     conn.execute(
                         "UPDATE webhook_deliveries SET attempts = %s, last_error = %s, "
-                        "status = %s, next_attempt_at = now() + make_interval(secs => %s) "
-                        "WHERE id = %s",
+                        "last_status_code = %s, status = %s, "
+                        "next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
                         (
                             attempts,
                             str(exc)[:500],
+                            exc.status_code,
                             "failed" if final else "pending",
                             backoff_s(attempts, self.retry_base_s),
                             delivery.id,

@@ -7,9 +7,9 @@ from importlib import resources
 from typing import Any
 
 import psycopg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.routes import alerts, equipment, network, work_orders
 from api.schemas import Health
@@ -33,13 +33,14 @@ def create_app(
         app.include_router(router)
 
     @app.get("/health", response_model=Health, tags=["operations"])
-    def health(request: Request) -> Health:
+    def health(request: Request, response: Response) -> Health:
         ok = True
         try:
             with request.app.state.pool.connection(timeout=2) as conn:
                 conn.execute("SELECT 1")
-        except (psycopg.Error, Exception):
+        except (psycopg.Error, PoolTimeout):
             ok = False
+            response.status_code = 503
         return Health(
             status="ok" if ok else "degraded",
             database=ok,

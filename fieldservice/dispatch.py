@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from fieldservice.domain import WorkOrder
-from fieldservice.routing import choose_station, choose_technician
+from fieldservice.routing import choose_station, choose_technician, rank_stations
 from fieldservice.sla import SlaPolicy, under_warranty
 from fieldservice.store import equipment_context, insert_work_order, load_stations, load_technicians
 
@@ -34,8 +34,9 @@ def open_work_order(
     """
     policy = sla or SlaPolicy()
     machine = equipment_context(conn, equipment_id)
+    stations = load_stations(conn)
     decision = choose_station(
-        load_stations(conn),
+        stations,
         family=machine.family,
         grade=grade,
         latitude=machine.latitude,
@@ -47,6 +48,16 @@ def open_work_order(
         "rule": "no qualified station",
         "family": machine.family,
         "grade": grade,
+        "candidates": [
+            {"station": s.code, "distance_km": round(d, 2), "excluded_because": why}
+            for d, s, why in rank_stations(
+                stations,
+                family=machine.family,
+                grade=grade,
+                latitude=machine.latitude,
+                longitude=machine.longitude,
+            )[:10]
+        ],
     }
     if decision is not None:
         station_id = decision.station.id

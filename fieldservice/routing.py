@@ -77,6 +77,19 @@ def _exclusion(station: Station, family: str, grade: str) -> str | None:
     return None
 
 
+def rank_stations(
+    stations: Iterable[Station], *, family: str, grade: str, latitude: float, longitude: float
+) -> list[tuple[float, Station, str | None]]:
+    """Every station by distance (then rating), with why it is excluded (None: qualified)."""
+    if grade not in TIERS_FOR_GRADE:
+        raise ValueError(f"unknown grade {grade!r}; expected one of {sorted(TIERS_FOR_GRADE)}")
+    ranked = sorted(
+        ((haversine_km(latitude, longitude, s.latitude, s.longitude), s) for s in stations),
+        key=lambda pair: (pair[0], -pair[1].rating, pair[1].id),
+    )
+    return [(d, s, _exclusion(s, family, grade)) for d, s in ranked]
+
+
 def choose_station(
     stations: Iterable[Station],
     *,
@@ -87,16 +100,11 @@ def choose_station(
     max_candidates: int = 10,
 ) -> RoutingDecision | None:
     """The station for a fault of ``grade`` on a machine of ``family`` at (lat, lon)."""
-    if grade not in TIERS_FOR_GRADE:
-        raise ValueError(f"unknown grade {grade!r}; expected one of {sorted(TIERS_FOR_GRADE)}")
-    ranked = sorted(
-        ((haversine_km(latitude, longitude, s.latitude, s.longitude), s) for s in stations),
-        key=lambda pair: (pair[0], -pair[1].rating, pair[1].id),
-    )
     candidates: list[Candidate] = []
     chosen: tuple[float, Station] | None = None
-    for distance, station in ranked:
-        reason = _exclusion(station, family, grade)
+    for distance, station, reason in rank_stations(
+        stations, family=family, grade=grade, latitude=latitude, longitude=longitude
+    ):
         if len(candidates) < max_candidates:
             candidates.append(Candidate(station.code, distance, reason))
         if reason is None and chosen is None:

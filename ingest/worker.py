@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -76,6 +76,7 @@ class IngestStats:
     quarantined: Counter[str] = field(default_factory=Counter)
     batches: int = 0
     storage_failures: int = 0
+    listener_failures: int = 0
     connects: int = 0
 
     def snapshot(self) -> dict[str, Any]:
@@ -86,6 +87,7 @@ class IngestStats:
             "quarantined": dict(self.quarantined),
             "batches": self.batches,
             "storage_failures": self.storage_failures,
+            "listener_failures": self.listener_failures,
             "connects": self.connects,
         }
 
@@ -350,6 +352,28 @@ class IngestWorker:
             )
         )
 
+    def _notify(self, listener: BatchListener, readings: list[Reading]) -> None:
+        """Tell a listener about a committed batch, retrying a few times.
+
+        Listeners must be idempotent (the alert pipeline is): a batch may be told twice.
+        A listener that keeps failing is logged with its batch size and skipped, so that
+        a broken rule can never stop readings from being stored.
+        """
+        for attempt in range(1, 4):
+            try:
+                listener(readings)
+                return
+            except Exception:
+                if attempt == 3:
+                    self.stats.listener_failures += 1
+                    log.exception(
+                        "batch listener %r failed 3 times; %d readings not evaluated",
+                        listener,
+                        len(readings),
+                    )
+                    return
+                self._stopping.wait(0.2 * attempt)
+
     def _commit(
         self, pending: list[_Inbound], readings: list[Reading], dead: list[DeadLetter]
     ) -> bool:
@@ -369,19 +393,8 @@ class IngestWorker:
         self.stats.stored += result.inserted
         self.stats.duplicates += result.duplicates
         for listener in self.listeners:
-            try:
-                listener(readings)
-            except Exception:
-                log.exception("batch listener %r failed", listener)
+            self._notify(listener, readings)
         for item in pending:
             if item.qos > 0:
                 self._acks.put((item.generation, item.mid, item.qos))
         return True
-
-
-def max_age_limits(max_future_s: float, max_past_s: float, max_payload_bytes: int) -> Limits:
-    return Limits(
-        max_payload_bytes=max_payload_bytes,
-        max_future=timedelta(seconds=max_future_s),
-        max_past=timedelta(seconds=max_past_s),
-    )

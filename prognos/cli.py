@@ -123,7 +123,7 @@ def cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
         publisher,
         SimConfig(
             interval_s=settings.sim.interval_s,
-            samples_per_message=settings.sim.readings_per_message,
+            samples_per_message=settings.sim.samples_per_message,
             speed=args.speed or settings.sim.speed,
             duration_s=args.duration,
         ),

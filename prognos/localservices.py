@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -33,6 +34,7 @@ from prognos.errors import ConfigurationError, ServiceError
 log = logging.getLogger(__name__)
 
 DB_NAME = "prognos"
+MIN_PG_MAJOR = 15
 DB_USER = "prognos"
 
 
@@ -79,7 +81,7 @@ class RunAs:
         except KeyError as exc:
             raise ConfigurationError(
                 f"running as root, so the service must run as an unprivileged user, and user "
-                f"{name!r} does not exist: install the PostgreSQL packages "
+                f"{name!r} does not exist: install the PostgreSQL and Mosquitto packages "
                 f"(scripts/bootstrap.sh) or set {env_var} to an existing user"
             ) from exc
         return cls(uid=pw.pw_uid, gid=pw.pw_gid, name=name)
@@ -163,6 +165,8 @@ def find_pg_bindir() -> Path:
     for bindir in candidates:
         if not (bindir / "postgres").exists() or not (bindir / "initdb").exists():
             continue
+        if _pg_major(bindir) < MIN_PG_MAJOR:
+            continue
         sharedir = _pg_sharedir(bindir)
         if sharedir and (sharedir / "extension" / "timescaledb.control").exists():
             return bindir
@@ -177,6 +181,14 @@ def find_pg_bindir() -> Path:
         "no PostgreSQL 15+ server found: run scripts/bootstrap.sh (make demo / make test do) "
         "or set PROGNOS_DATABASE_URL to an external server with TimescaleDB"
     )
+
+
+def _pg_major(bindir: Path) -> int:
+    out = subprocess.run(
+        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False
+    )
+    match = re.search(r"\(PostgreSQL\) (\d+)", out.stdout)
+    return int(match[1]) if match else 0
 
 
 def _pg_sharedir(bindir: Path) -> Path | None:
@@ -332,7 +344,9 @@ class LocalMosquitto:
     """A private Mosquitto broker with persistence, listening on loopback only."""
 
     def __init__(self, home: Path, *, autosave_interval_s: int = 30) -> None:
-        self.root = home / "mosquitto"
+        # Started as root, Mosquitto drops to this user itself (the "user" option).
+        self.run_as = RunAs.unprivileged("PROGNOS_MQTT_USER", "mosquitto")
+        self.root = _service_root(home, "mosquitto", self.run_as)
         self.data = self.root / "data"
         self.conf = self.root / "mosquitto.conf"
         self.pidfile = self.root / "mosquitto.pid"
@@ -367,7 +381,7 @@ class LocalMosquitto:
         return self._pid() is not None
 
     def _write_config(self, port: int) -> None:
-        user = pwd.getpwuid(os.geteuid()).pw_name
+        user = self.run_as.name or pwd.getpwuid(os.geteuid()).pw_name
         lines = [
             f"listener {port} 127.0.0.1",
             "allow_anonymous true",
@@ -403,6 +417,8 @@ class LocalMosquitto:
             log.info("Mosquitto already running on port %s", self.port)
             return self.url
         self.data.mkdir(parents=True, exist_ok=True)
+        for path in (self.root, self.data, *self.data.iterdir()):
+            self.run_as.chown(path)
         port_file = self.root / "port"
         port = int(port_file.read_text()) if port_file.exists() else 0
         if not port or not port_is_free(port):

@@ -65,8 +65,15 @@ def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
             int(row[0]): str(row[1])
             for row in conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
         }
+        shipped = available()
+        unknown = sorted(set(applied) - {m.version for m in shipped})
+        if unknown:
+            raise MigrationError(
+                f"the database has migrations this code does not know ({unknown}): "
+                "it was migrated by a newer Prognos; run that version"
+            )
         done: list[Migration] = []
-        for migration in available():
+        for migration in shipped:
             if migration.version in applied:
                 if applied[migration.version] != migration.checksum:
                     raise MigrationError(

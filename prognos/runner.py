@@ -179,7 +179,7 @@ class Platform:
             publisher,
             SimConfig(
                 interval_s=sim.interval_s,
-                samples_per_message=sim.readings_per_message,
+                samples_per_message=sim.samples_per_message,
                 speed=sim.speed,
             ),
         )

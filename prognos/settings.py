@@ -7,6 +7,7 @@ unset the platform uses the local services it starts itself under ``PROGNOS_HOME
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -19,7 +20,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class IngestSettings(BaseModel):
     """How the ingest worker subscribes and batches."""
 
-    client_id: str = "prognos-ingest-1"
+    # Stable across restarts (the broker keeps the session under it); give every worker
+    # on one host its own, for example PROGNOS_INGEST__CLIENT_ID=prognos-ingest-2.
+    client_id: str = Field(default_factory=lambda: f"prognos-ingest-{socket.gethostname()}")
     share_group: str = "prognos-ingest"
     batch_size: int = Field(5000, ge=1, description="flush a batch at this many readings")
     batch_age_ms: int = Field(200, ge=1, description="flush a batch this old")
@@ -57,7 +60,7 @@ class SimSettings(BaseModel):
     fleet_file: Path = PROJECT_ROOT / "examples" / "demo-fleet.toml"
     speed: float = Field(1.0, gt=0, description="simulated seconds per real second")
     interval_s: float = Field(1.0, gt=0, description="simulated seconds between samples")
-    readings_per_message: int = Field(10, ge=1)
+    samples_per_message: int = Field(5, ge=1, description="samples batched in one message")
 
 
 class Settings(BaseSettings):
@@ -72,7 +75,6 @@ class Settings(BaseSettings):
     mqtt_url: str | None = None
     topic_prefix: str = "prognos/v1"
     log_level: str = "INFO"
-    log_json: bool = True
     db_pool_size: int = Field(8, ge=1)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

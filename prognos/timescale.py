@@ -53,7 +53,7 @@ class TimescaleEdition:
         if on:
             text += "; " + ", ".join(on) + " on"
         if off:
-            text += "; " + ", ".join(off) + " off (the platform's own scheduled jobs replace them)"
+            text += "; " + ", ".join(off) + " off (not licensed in this edition)"
         return text
 
 
