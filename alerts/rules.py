@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 THRESHOLD_RULE = "threshold"
 
@@ -83,3 +86,25 @@ def evaluate_thresholds(
             f"{'maximum' if direction == 'above' else 'minimum'} {bound:g} {limit.unit}",
         )
     return sorted(first.values(), key=lambda c: (c.reading_time, c.equipment_id, c.channel_id))
+
+
+class LimitArrays:
+    """Valid ranges as arrays indexed by channel id, to screen a whole batch at once."""
+
+    def __init__(self, limits: Mapping[int, ChannelLimit]) -> None:
+        size = max(limits, default=0) + 1
+        self.low = np.full(size, -np.inf)
+        self.high = np.full(size, np.inf)
+        for channel_id, limit in limits.items():
+            if limit.valid_min is not None:
+                self.low[channel_id] = limit.valid_min
+            if limit.valid_max is not None:
+                self.high[channel_id] = limit.valid_max
+
+    def outside(
+        self, channel_ids: NDArray[np.integer[Any]], values: NDArray[np.floating[Any]]
+    ) -> NDArray[np.bool_]:
+        """True where a value leaves its channel's valid range (unknown channels: never)."""
+        known = channel_ids < len(self.low)
+        index = np.where(known, channel_ids, 0)
+        return known & ((values < self.low[index]) | (values > self.high[index]))

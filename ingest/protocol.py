@@ -17,7 +17,9 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from math import isfinite
 
+from ingest.batch import Reading, from_us, to_us
 from ingest.catalog import Catalog, ChannelSpec, EquipmentSpec
 from ingest.errors import Rejected
 
@@ -45,22 +47,23 @@ class Limits:
     max_past: timedelta = timedelta(days=90)
 
 
-@dataclass(frozen=True)
-class Reading:
-    time: datetime
-    equipment_id: int
-    channel_id: int
-    value: float
-
-
 @dataclass
 class Decoded:
-    """What one message yields: readings to store and readings rejected (reason, detail)."""
+    """What one message yields: readings as columns, and readings rejected (reason, detail)."""
 
     serial_number: str
     equipment_id: int
-    readings: list[Reading] = field(default_factory=list)
+    times_us: list[int] = field(default_factory=list)
+    channel_ids: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+
+    @property
+    def readings(self) -> list[Reading]:
+        return [
+            Reading(from_us(t), self.equipment_id, c, v)
+            for t, c, v in zip(self.times_us, self.channel_ids, self.values, strict=True)
+        ]
 
 
 def serial_from_topic(topic: str, prefix: str) -> str:
@@ -154,6 +157,8 @@ def decode(
     """Decode one message; raises Rejected when the whole message must be quarantined."""
     spec, samples = _envelope(topic, payload, catalog, prefix, limits)
     decoded = Decoded(serial_number=spec.serial_number, equipment_id=spec.id)
+    channels = spec.channels
+    times, chans, vals = decoded.times_us, decoded.channel_ids, decoded.values
     earliest = now - limits.max_past
     latest = now + limits.max_future
     for index, sample in enumerate(samples):
@@ -179,9 +184,21 @@ def decode(
                 )
             )
             continue
+        at_us = to_us(at)
         for code, value in sample["values"].items():
+            channel = channels.get(code)
+            # The common case first, without building any text: a finite float in range.
+            if (
+                channel is not None
+                and type(value) is float
+                and isfinite(value)
+                and channel.physical_min <= value <= channel.physical_max
+            ):
+                times.append(at_us)
+                chans.append(channel.id)
+                vals.append(value)
+                continue
             where = f"samples[{index}].values.{code}"
-            channel = spec.channels.get(code)
             if channel is None:
                 decoded.rejected.append(
                     Rejected(UNKNOWN_CHANNEL, f"{where}: the model has no channel {code!r}")
@@ -192,5 +209,7 @@ def decode(
             except Rejected as rej:
                 decoded.rejected.append(rej)
                 continue
-            decoded.readings.append(Reading(at, spec.id, channel.id, number))
+            times.append(at_us)
+            chans.append(channel.id)
+            vals.append(number)
     return decoded

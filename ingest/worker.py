@@ -32,14 +32,17 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ingest.batch import ReadingBatch
 from ingest.catalog import Catalog, load_catalog
 from ingest.errors import Rejected, StorageError
-from ingest.protocol import UNKNOWN_EQUIPMENT, Limits, Reading, decode
+from ingest.protocol import UNKNOWN_EQUIPMENT, Limits, decode
 from ingest.writer import BatchWriter, DeadLetter
 
 log = logging.getLogger(__name__)
 
-BatchListener = Callable[[Sequence[Reading]], None]
+# Called after each commit with the batch (iterable of ingest.batch.Reading, with
+# NumPy columns); must be idempotent, as a redelivered batch is told again.
+BatchListener = Callable[[ReadingBatch], None]
 
 
 @dataclass(frozen=True)
@@ -273,7 +276,7 @@ class IngestWorker:
 
     def _writer_loop(self) -> None:
         pending: list[_Inbound] = []
-        readings: list[Reading] = []
+        readings = ReadingBatch()
         dead: list[DeadLetter] = []
         batch_started = 0.0
         while True:
@@ -298,13 +301,13 @@ class IngestWorker:
                     if self._stopping.is_set():
                         return  # not acked: the broker redelivers on the next start
                     continue
-                pending, readings, dead = [], [], []
+                pending, readings, dead = [], ReadingBatch(), []
             elif stopping and self._inbox.empty() and not pending:
                 return
             if time.monotonic() - self._catalog_loaded_at > self.config.catalog_refresh_s:
                 self._refresh_catalog()
 
-    def _decode_into(self, item: _Inbound, readings: list[Reading], dead: list[DeadLetter]) -> None:
+    def _decode_into(self, item: _Inbound, readings: ReadingBatch, dead: list[DeadLetter]) -> None:
         self.stats.received += 1
         limits = self.config.limits
         try:
@@ -334,7 +337,7 @@ class IngestWorker:
             else:
                 self._quarantine(item, rej, None, dead)
                 return
-        readings.extend(decoded.readings)
+        readings.extend(decoded.equipment_id, decoded.times_us, decoded.channel_ids, decoded.values)
         if decoded.rejected:
             first = decoded.rejected[0]
             detail = "; ".join(r.detail for r in decoded.rejected[:20])
@@ -352,7 +355,7 @@ class IngestWorker:
             )
         )
 
-    def _notify(self, listener: BatchListener, readings: list[Reading]) -> None:
+    def _notify(self, listener: BatchListener, readings: ReadingBatch) -> None:
         """Tell a listener about a committed batch, retrying a few times.
 
         Listeners must be idempotent (the alert pipeline is): a batch may be told twice.
@@ -375,7 +378,7 @@ class IngestWorker:
                 self._stopping.wait(0.2 * attempt)
 
     def _commit(
-        self, pending: list[_Inbound], readings: list[Reading], dead: list[DeadLetter]
+        self, pending: list[_Inbound], readings: ReadingBatch, dead: list[DeadLetter]
     ) -> bool:
         delay = 0.2
         while True:

@@ -15,13 +15,15 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import numpy as np
 from psycopg_pool import ConnectionPool
 
 from alerts.outbox import emit
-from alerts.rules import ChannelLimit, ReadingLike, evaluate_thresholds
+from alerts.rules import ChannelLimit, LimitArrays, ReadingLike, evaluate_thresholds
 from alerts.store import load_limits, open_alert
 from fieldservice.dispatch import open_work_order
 from fieldservice.sla import SlaPolicy
+from ingest.batch import Reading, ReadingBatch, from_us
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class AlertPipeline:
         self.sla = sla or SlaPolicy()
         self.limits_refresh_s = limits_refresh_s
         self._limits: dict[int, ChannelLimit] = {}
+        self._arrays = LimitArrays({})
         self._loaded_at = -1e9
         self._lock = threading.Lock()
         self.opened = 0
@@ -43,11 +46,29 @@ class AlertPipeline:
             if time.monotonic() - self._loaded_at > self.limits_refresh_s:
                 with self.pool.connection() as conn:
                     self._limits = load_limits(conn)
+                self._arrays = LimitArrays(self._limits)
                 self._loaded_at = time.monotonic()
             return self._limits
 
-    def __call__(self, readings: Sequence[ReadingLike]) -> None:
-        for candidate in evaluate_thresholds(readings, self.limits()):
+    def __call__(self, readings: ReadingBatch | Sequence[ReadingLike]) -> None:
+        limits = self.limits()
+        if isinstance(readings, ReadingBatch):
+            # Screen the whole batch with NumPy; only the few violations become objects.
+            readings.freeze()
+            outside = self._arrays.outside(readings.channel_id, readings.value)
+            if not outside.any():
+                return
+            rows = np.flatnonzero(outside)
+            readings = [
+                Reading(
+                    from_us(int(readings.time_us[i])),
+                    int(readings.equipment_id[i]),
+                    int(readings.channel_id[i]),
+                    float(readings.value[i]),
+                )
+                for i in rows
+            ]
+        for candidate in evaluate_thresholds(readings, limits):
             now = datetime.now(UTC)
             with self.pool.connection() as conn, conn.transaction():
                 alert = open_alert(conn, candidate)

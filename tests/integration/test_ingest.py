@@ -197,3 +197,30 @@ def test_messages_published_while_the_worker_is_down_arrive_after_restart(
     assert sorted(r[0] for r in seeded.execute("SELECT value FROM readings").fetchall()) == [
         float(i) for i in range(50)
     ]
+
+
+def test_the_writer_stores_each_reading_once_across_overlapping_batches(
+    seeded: psycopg.Connection[Any], database_url: str
+) -> None:
+    from ingest.batch import Reading
+    from ingest.catalog import load_catalog
+    from ingest.writer import BatchWriter
+
+    machine = load_catalog(seeded).get("CP-0001")
+    assert machine is not None
+    ch = machine.channels["engine_speed"].id
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    first = [Reading(t0 + timedelta(seconds=i), machine.id, ch, float(i)) for i in range(100)]
+    overlap = [Reading(t0 + timedelta(seconds=i), machine.id, ch, float(i)) for i in range(50, 150)]
+    writer = BatchWriter(database_url)
+    try:
+        a = writer.write(first)
+        b = writer.write(first)  # a redelivery
+        c = writer.write(overlap)
+    finally:
+        writer.close()
+    assert (a.inserted, a.slow_path) == (100, False)
+    assert (b.inserted, b.duplicates, b.slow_path) == (0, 100, True)
+    assert (c.inserted, c.duplicates, c.slow_path) == (50, 50, True)
+    stored = seeded.execute("SELECT value FROM readings ORDER BY time").fetchall()
+    assert [r[0] for r in stored] == [float(i) for i in range(150)]
