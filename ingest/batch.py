@@ -57,7 +57,10 @@ class Reading:
 
 
 class ReadingBatch:
-    """Readings as columns; build with ``extend`` (or ``from_readings``), then ``freeze``."""
+    """Readings as columns: ``extend`` per message then ``freeze``, or ``from_columns``.
+
+    Do not ``extend`` a batch made ``from_columns``.
+    """
 
     def __init__(self) -> None:
         self._time: list[int] = []
@@ -76,6 +79,21 @@ class ReadingBatch:
             batch.extend(r.equipment_id, [to_us(r.time)], [r.channel_id], [r.value])
         return batch.freeze()
 
+    @classmethod
+    def from_columns(
+        cls,
+        time_us: NDArray[np.int64],
+        equipment_id: NDArray[np.int32],
+        channel_id: NDArray[np.int16],
+        value: NDArray[np.float64],
+    ) -> ReadingBatch:
+        batch = cls()
+        batch.time_us = np.asarray(time_us, np.int64)
+        batch.equipment_id = np.asarray(equipment_id, np.int32)
+        batch.channel_id = np.asarray(channel_id, np.int16)
+        batch.value = np.asarray(value, np.float64)
+        return batch
+
     def extend(
         self, equipment_id: int, times_us: list[int], channel_ids: list[int], values: list[float]
     ) -> None:
@@ -86,7 +104,7 @@ class ReadingBatch:
 
     def freeze(self) -> ReadingBatch:
         """Turn what was added into the NumPy columns (idempotent)."""
-        if len(self._time) != len(self.time_us):
+        if self._time and len(self._time) != len(self.time_us):
             self.time_us = np.asarray(self._time, np.int64)
             self.equipment_id = np.asarray(self._equipment, np.int32)
             self.channel_id = np.asarray(self._channel, np.int16)

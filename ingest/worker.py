@@ -66,7 +66,9 @@ class WorkerConfig:
 
     @property
     def subscription(self) -> str:
-        return f"$share/{self.share_group}/{self.topic_prefix}/+/telemetry"
+        """The shared subscription of the worker group (a plain one if no group is set)."""
+        topics = f"{self.topic_prefix}/+/telemetry"
+        return f"$share/{self.share_group}/{topics}" if self.share_group else topics
 
 
 @dataclass

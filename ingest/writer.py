@@ -20,6 +20,7 @@ from psycopg import errors
 
 from ingest.batch import ReadingBatch
 from ingest.errors import StorageError
+from ingest.rollups import MARK_DIRTY_MINUTES_SQL
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class BatchWriter:
                     if payload:
                         with conn.cursor() as cur, cur.copy(_COPY_READINGS) as copy:
                             copy.write(payload)
+                        conn.execute(MARK_DIRTY_MINUTES_SQL, (readings.minutes(),))
                     self._dead_letters(conn, dead_letters)
                 return WriteResult(len(readings), len(readings), len(dead_letters))
             except errors.UniqueViolation:
@@ -94,6 +96,8 @@ class BatchWriter:
                     copy.write(payload)
                 cur.execute(_MERGE_STAGE)
                 inserted = max(cur.rowcount, 0)
+                if inserted:  # rollups: the minutes to recompute (ingest/rollups.py)
+                    cur.execute(MARK_DIRTY_MINUTES_SQL, (readings.minutes(),))
                 self._dead_letters(conn, dead_letters)
             return WriteResult(len(readings), inserted, len(dead_letters), slow_path=True)
         except psycopg.Error as exc:

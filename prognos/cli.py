@@ -17,7 +17,7 @@ from alerts.receiver import WebhookReceiver
 from device_sim.fleet import load_fleet
 from device_sim.publisher import Publisher
 from device_sim.runner import FleetRunner, SimConfig
-from prognos import db, logs
+from prognos import bench_ingest, db, logs
 from prognos.endpoints import resolve
 from prognos.errors import ConfigurationError, PrognosError
 from prognos.localservices import LocalServices
@@ -216,6 +216,16 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     return _run_platform(settings, fleet_file=None, sim=False, api=True, ingest=False, demo=False)
 
 
+def cmd_bench(_settings: Settings, args: argparse.Namespace) -> int:
+    if args.target != "ingest":
+        raise ConfigurationError(f"unknown benchmark {args.target!r}")
+    config = bench_ingest.BenchConfig.quick() if args.quick else bench_ingest.BenchConfig()
+    progress = (lambda _msg: None) if args.json else (lambda msg: print(msg, flush=True))
+    result = bench_ingest.run(config, progress=progress)
+    print(bench_ingest.report(result, as_json=args.json))
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -279,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="start local services if needed, seed the fleet, receive webhooks locally; "
         "stop what it started on exit",
     )
+    p = add("bench", cmd_bench, "measure performance against private local services")
+    p.add_argument("target", choices=["ingest"], help="what to measure")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quick", action="store_true", help="small sizes (seconds, not minutes)")
     return parser
 
 

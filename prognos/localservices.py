@@ -388,10 +388,11 @@ class LocalMosquitto:
             "persistence true",
             f"persistence_location {self.data}/",
             f"autosave_interval {self.autosave_interval_s}",
-            # 0 = no limit: the default (1000) silently drops QoS 1 messages for a lagging
-            # subscriber while publishers still get PUBACKs. Drops are watched through
+            # The default (1000) silently drops QoS 1 messages for a lagging subscriber
+            # while publishers still get PUBACKs. This bound is the backlog the broker may
+            # hold per client (a few GB at worst); drops beyond it are watched through
             # $SYS/broker/publish/messages/dropped.
-            "max_queued_messages 0",
+            "max_queued_messages 5000000",
             "max_inflight_messages 0",
             "sys_interval 5",
             "set_tcp_nodelay true",

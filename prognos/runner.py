@@ -23,6 +23,7 @@ from api.app import create_app
 from device_sim.fleet import Fleet
 from device_sim.publisher import Publisher
 from device_sim.runner import FleetRunner, SimConfig
+from ingest import retention, rollups
 from ingest.protocol import Limits
 from ingest.worker import IngestWorker, WorkerConfig
 from prognos import db, migrations, timescale
@@ -82,6 +83,8 @@ class Platform:
     worker: IngestWorker | None = None
     pipeline: AlertPipeline | None = None
     dispatcher: WebhookDispatcher | None = None
+    rollup_job: rollups.RollupJob | None = None
+    retention_job: retention.RetentionJob | None = None
     _parts: list[tuple[str, Any]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -122,6 +125,7 @@ class Platform:
             max_instances=1,
             coalesce=True,
         )
+        self._schedule_rollups(scheduler, edition)
         scheduler.start()
         self._parts.append(("scheduler", lambda: scheduler.shutdown(wait=True)))
 
@@ -193,6 +197,37 @@ class Platform:
 
         self._parts.append(("simulator", stop_sim))
 
+    def _schedule_rollups(
+        self, scheduler: BackgroundScheduler, edition: timescale.TimescaleEdition
+    ) -> None:
+        """Rollups and retention; safe in every process (they share an advisory lock)."""
+        assert self.pool is not None  # noqa: S101
+        if self.settings.rollups.enabled:
+            self.rollup_job = rollups.schedule(
+                scheduler,
+                self.pool,
+                edition,
+                self.settings.rollups.interval_s,
+                max_buckets=self.settings.rollups.max_buckets,
+                max_batches=self.settings.rollups.max_batches,
+            )
+        kept = self.settings.retention
+        if kept.enabled:
+            self.retention_job = retention.schedule(
+                scheduler, self.pool, kept.policy(), kept.interval_s
+            )
+            if (
+                kept.raw_days is not None
+                and self.settings.ingest.max_past_s > kept.raw_days * 86400
+            ):
+                log.info(
+                    "ingest accepts readings up to %.0f days old but raw readings are kept %d "
+                    "days: a reading sent again after its raw chunk was dropped is counted "
+                    "again in the rollups (docs/rollups.md)",
+                    self.settings.ingest.max_past_s / 86400,
+                    kept.raw_days,
+                )
+
     def status(self) -> dict[str, Any]:
         """What the running platform did since start (for status lines and /health)."""
         out: dict[str, Any] = {}
@@ -201,6 +236,10 @@ class Platform:
             out["broker_connected"] = self.worker.connected
         if self.pipeline is not None:
             out["alerts_opened"] = self.pipeline.opened
+        if self.rollup_job is not None:
+            out["rollups"] = dict(self.rollup_job.totals)
+        if self.retention_job is not None:
+            out["retention_chunks_dropped"] = self.retention_job.chunks_dropped
         if self.dispatcher is not None:
             out["webhooks_delivered"] = self.dispatcher.delivered
             out["webhook_failed_attempts"] = self.dispatcher.failed_attempts

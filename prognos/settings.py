@@ -11,8 +11,10 @@ import socket
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.retention import RetentionPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +65,42 @@ class SimSettings(BaseModel):
     samples_per_message: int = Field(5, ge=1, description="samples batched in one message")
 
 
+class RollupSettings(BaseModel):
+    """The rollup refresh job (ingest/rollups.py, docs/rollups.md)."""
+
+    enabled: bool = True
+    interval_s: float = Field(10.0, gt=0, description="seconds between refresh runs")
+    max_buckets: int = Field(60, ge=1, description="dirty buckets per transaction")
+    max_batches: int = Field(50, ge=1, description="transactions per level and run")
+
+
+class RetentionSettings(BaseModel):
+    """Days to keep each table (ingest/retention.py); "keep" (or empty) = forever."""
+
+    enabled: bool = True
+    raw_days: int | None = Field(30, ge=1)
+    minute_days: int | None = Field(365, ge=1)
+    hourly_days: int | None = Field(None, ge=1)
+    interval_s: float = Field(3600.0, gt=0, description="seconds between retention runs")
+
+    @field_validator("raw_days", "minute_days", "hourly_days", mode="before")
+    @classmethod
+    def _keep(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in {"", "keep", "none", "null"}:
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _rollups_outlive_sources(self) -> RetentionSettings:
+        self.policy()  # raises ValueError when a rollup would be dropped before its source
+        return self
+
+    def policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            raw_days=self.raw_days, minute_days=self.minute_days, hourly_days=self.hourly_days
+        )
+
+
 class Settings(BaseSettings):
     """Everything configurable about a Prognos deployment."""
 
@@ -80,6 +118,8 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
+    rollups: RollupSettings = Field(default_factory=RollupSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("mqtt_url")
     @classmethod

@@ -1,0 +1,586 @@
+"""``prognos bench ingest``: ingest throughput, latency and memory, measured in one run.
+
+Four measurements on the same machine, database and broker:
+
+- ceiling: the project's writer COPYing generated batches straight into the hypertable;
+- naive: one INSERT per reading with autocommit, as hand-written bridges do;
+- end to end: load publishers -> broker -> ingest worker(s) -> committed rows, QoS 1,
+  for batched messages (50 readings) with one worker and single-reading messages with
+  two workers on the shared subscription; every reading is then verified present once;
+- latency: publish-to-commit p50/p99 at half the batched end-to-end rate.
+
+Every reading carries a unique value (its global index), so "present exactly once" is
+checked with count, count(distinct) and sum. The worker runs in its own process so its
+peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing as mp
+import resource
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from device_sim.fleet import parse_fleet
+from ingest.batch import ReadingBatch
+from ingest.catalog import load_catalog
+from ingest.writer import BatchWriter
+from prognos import migrations
+from prognos.localservices import LocalServices
+from prognos.seed import seed
+from prognos.settings import MqttAddress
+
+CHANNELS = ("c0", "c1", "c2", "c3", "c4")
+PREFIX = "prognos-bench/v1"
+BASE_MS = 0  # set per run: a time an hour ago, so every reading passes the time window
+
+
+@dataclass
+class BenchConfig:
+    machines: int = 200
+    ceiling_rows: int = 1_500_000
+    naive_seconds: float = 5.0
+    batched_readings: int = 1_500_000  # 30,000 messages of 50 readings
+    single_readings: int = 200_000
+    latency_seconds: float = 10.0
+    publishers: int = 2
+
+    @classmethod
+    def quick(cls) -> BenchConfig:
+        return cls(
+            machines=50,
+            ceiling_rows=200_000,
+            naive_seconds=1.0,
+            batched_readings=100_000,
+            single_readings=20_000,
+            latency_seconds=3.0,
+        )
+
+
+@dataclass
+class Result:
+    ceiling: float = 0.0
+    ceiling_plain_index: float = 0.0
+    naive: float = 0.0
+    end_to_end: float = 0.0
+    end_to_end_single_2_workers: float = 0.0
+    lost: int = 0
+    duplicated: int = 0
+    latency_p50_s: float = 0.0
+    latency_p99_s: float = 0.0
+    latency_rate: float = 0.0
+    peak_rss_mb: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def ratios(self) -> dict[str, float]:
+        return {
+            "end_to_end_over_ceiling": round(self.end_to_end / self.ceiling, 3)
+            if self.ceiling
+            else 0.0,
+            "end_to_end_over_naive": round(self.end_to_end / self.naive, 1) if self.naive else 0.0,
+            "dedupe_cost": round(1 - self.ceiling / self.ceiling_plain_index, 3)
+            if self.ceiling_plain_index
+            else 0.0,
+        }
+
+
+# ---------------------------------------------------------------- fleet and database
+def bench_fleet(machines: int) -> dict[str, Any]:
+    return {
+        "seed": 1,
+        "families": [{"code": "bench", "name": "Benchmark machine"}],
+        "models": [
+            {
+                "code": "BENCH-5",
+                "family": "bench",
+                "name": "Five-channel benchmark model",
+                "channels": [
+                    {
+                        "code": c,
+                        "unit": "u",
+                        "nominal": 0,
+                        "valid": [-1e15, 1e15],
+                        "physical": [-1e15, 1e15],
+                    }
+                    for c in CHANNELS
+                ],
+            }
+        ],
+        "customers": [{"code": "C-BENCH", "name": "Benchmark"}],
+        "equipment": [
+            {
+                "serial": f"B-{i:05d}",
+                "model": "BENCH-5",
+                "customer": "C-BENCH",
+                "lat": 30.0,
+                "lon": 114.0,
+                "commissioned": date(2026, 1, 1),
+                "warranty_end": date(2028, 1, 1),
+            }
+            for i in range(machines)
+        ],
+    }
+
+
+def with_dbname(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def fresh_database(
+    admin_url: str, name: str, machines: int
+) -> tuple[str, dict[str, tuple[int, list[int]]]]:
+    with psycopg.connect(with_dbname(admin_url, "postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_dbname(admin_url, name)
+    with psycopg.connect(url) as conn:
+        migrations.migrate(conn)
+        seed(conn, parse_fleet(bench_fleet(machines), "<bench>"))
+        catalog = load_catalog(conn)
+    ids = {s: (e.id, [e.channels[c].id for c in CHANNELS]) for s, e in catalog.equipment.items()}
+    return url, ids
+
+
+def truncate(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE readings, dead_letters")
+
+
+def verify(url: str, total: int) -> tuple[int, int]:
+    """(lost, duplicated) for readings valued 0..total-1, each expected exactly once."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*), count(DISTINCT value) FROM readings").fetchone()
+    assert row is not None  # noqa: S101
+    count, distinct = int(row[0]), int(row[1])
+    return total - distinct, count - distinct
+
+
+# ---------------------------------------------------------------- ceiling and naive
+def measure_ceiling(
+    url: str, ids: dict[str, tuple[int, list[int]]], rows: int, batch: int = 5000
+) -> float:
+    eq = np.array([ids[s][0] for s in sorted(ids)], np.int32)
+    chans = np.array(ids[sorted(ids)[0]][1], np.int16)
+    idx = np.arange(rows)
+    per_sample = len(eq) * len(chans)
+    base_us = (int(time.time()) - 3600) * 1_000_000
+    batches = []
+    for start in range(0, rows, batch):
+        i = idx[start : start + batch]
+        batches.append(
+            ReadingBatch.from_columns(
+                base_us + (i // per_sample).astype(np.int64),
+                eq[(i // len(chans)) % len(eq)],
+                chans[i % len(chans)],
+                i.astype(np.float64),
+            )
+        )
+    writer = BatchWriter(url)
+    try:
+        started = time.perf_counter()
+        for b in batches:
+            writer.write(b)
+        return rows / (time.perf_counter() - started)
+    finally:
+        writer.close()
+
+
+def measure_plain_index(url: str, ids: dict[str, tuple[int, list[int]]], rows: int) -> float:
+    """The same COPY into a copy of the table whose index is not unique (no dedupe)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP INDEX readings_identity_idx")
+        conn.execute(
+            "CREATE INDEX readings_plain_idx ON readings (equipment_id, channel_id, time DESC)"
+        )
+    try:
+        truncate(url)
+        return measure_ceiling(url, ids, rows)
+    finally:
+        truncate(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP INDEX readings_plain_idx")
+            conn.execute(
+                "CREATE UNIQUE INDEX readings_identity_idx "
+                "ON readings (equipment_id, channel_id, time DESC)"
+            )
+
+
+def measure_naive(url: str, ids: dict[str, tuple[int, list[int]]], seconds: float) -> float:
+    eq, chans = ids[sorted(ids)[0]]
+    base = datetime.now(UTC) - timedelta(hours=1)
+    n = 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            conn.execute(
+                "INSERT INTO readings (time, equipment_id, channel_id, value) VALUES (%s, %s, %s, %s)",
+                (base + timedelta(microseconds=n), eq, chans[n % len(chans)], float(n)),
+            )
+            n += 1
+        return n / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- processes
+def _payload(serial: str, times: list[object], first_value: int, channels: int) -> bytes:
+    samples = []
+    v = first_value
+    for t in times:
+        samples.append({"t": t, "values": {CHANNELS[c]: float(v + c) for c in range(channels)}})
+        v += channels
+    return json.dumps(
+        {"v": 1, "device": serial, "samples": samples}, separators=(",", ":")
+    ).encode()
+
+
+def publisher_main(
+    host: str,
+    port: int,
+    serials: list[str],
+    first_machine: int,
+    n_machines_total: int,
+    messages_per_machine: int,
+    samples: int,
+    channels: int,
+    base_ms: int,
+    rate_msgs: float | None,
+    done: Any,
+) -> None:
+    """Publish messages for ``serials`` (QoS 1); values are unique across all publishers.
+
+    At full speed the sample times are synthetic (an hour ago, 1 ms apart); at a set rate
+    they are the wall-clock time of publishing, so the worker can measure latency.
+    """
+    import paho.mqtt.client as mqtt  # noqa: PLC0415 - imported in the child process
+    from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"bench-pub-{first_machine}-{time.time_ns()}",
+        protocol=mqtt.MQTTv5,
+    )
+    client.max_inflight_messages_set(1000)
+    acked = [0]
+
+    def on_publish(*_args: object) -> None:
+        acked[0] += 1
+
+    client.on_publish = on_publish
+    client.connect(host, port, keepalive=60)
+    client.loop_start()
+    per_message = samples * channels
+    sent = 0
+    started = time.perf_counter()
+    for m in range(messages_per_machine):
+        for k, serial in enumerate(serials):
+            first = (m * n_machines_total + first_machine + k) * per_message
+            times: list[object]
+            if rate_msgs is None:
+                times = [base_ms + m * samples + s for s in range(samples)]
+            else:
+                now_us = time.time_ns() // 1000
+                times = [
+                    datetime.fromtimestamp((now_us + s) / 1e6, UTC).isoformat()
+                    for s in range(samples)
+                ]
+            client.publish(
+                f"{PREFIX}/{serial}/telemetry", _payload(serial, times, first, channels), qos=1
+            )
+            sent += 1
+            if rate_msgs is not None:
+                wait = started + sent / rate_msgs - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+    while client._out_messages:
+        time.sleep(0.01)
+    client.disconnect()
+    client.loop_stop()
+    done.put(sent)
+
+
+def worker_main(
+    url: str,
+    host: str,
+    port: int,
+    client_id: str,
+    group: str,
+    stop: EventType,
+    ready: Any,
+    report: Any,
+) -> None:
+    """An ingest worker in its own process; reports stats, latencies and peak RSS."""
+    from ingest.worker import IngestWorker, WorkerConfig  # noqa: PLC0415
+    from prognos import logs  # noqa: PLC0415
+
+    logs.configure("WARNING", json_lines=False)
+
+    latencies: list[np.ndarray] = []
+
+    def record(batch: ReadingBatch) -> None:
+        now_us = time.time() * 1_000_000
+        latencies.append((now_us - batch.freeze().time_us) / 1e6)
+
+    worker = IngestWorker(
+        WorkerConfig(
+            database_url=url,
+            mqtt_host=host,
+            mqtt_port=port,
+            topic_prefix=PREFIX,
+            client_id=client_id,
+            share_group=group,
+        ),
+        [record],
+    )
+    worker.start()
+    ready.put(worker.wait_connected(30))
+    stop.wait()
+    worker.stop()
+    lat = np.concatenate(latencies) if latencies else np.empty(0)
+    report.put(
+        {
+            "stats": worker.stats.snapshot(),
+            "latencies": lat.tolist() if len(lat) < 2_000_000 else [],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
+
+
+@dataclass
+class Workers:
+    procs: list[Any]
+    stop: EventType
+    report: Any
+
+    def finish(self) -> list[dict[str, Any]]:
+        self.stop.set()
+        out = [self.report.get(timeout=120) for _ in self.procs]
+        for p in self.procs:
+            p.join(30)
+        return out
+
+
+def start_workers(ctx: Any, url: str, mqtt: MqttAddress, count: int, tag: str) -> Workers:
+    stop, ready, report = ctx.Event(), ctx.Queue(), ctx.Queue()
+    group = "" if tag == "plain" else f"bench-{tag}"
+    procs = [
+        ctx.Process(
+            target=worker_main,
+            args=(url, mqtt.host, mqtt.port, f"bench-{tag}-{i}", group, stop, ready, report),
+        )
+        for i in range(count)
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        if not ready.get(timeout=60):
+            raise RuntimeError("an ingest worker did not connect to the broker")
+    time.sleep(0.5)  # subscriptions in place before the first publish
+    return Workers(procs, stop, report)
+
+
+def run_publishers(
+    ctx: Any,
+    mqtt: MqttAddress,
+    serials: list[str],
+    messages_per_machine: int,
+    samples: int,
+    channels: int,
+    publishers: int,
+    rate_msgs: float | None,
+) -> int:
+    done = ctx.Queue()
+    base_ms = (int(time.time()) - 3600) * 1000
+    share = -(-len(serials) // publishers)
+    procs = []
+    for i in range(publishers):
+        part = serials[i * share : (i + 1) * share]
+        if part:
+            procs.append(
+                ctx.Process(
+                    target=publisher_main,
+                    args=(
+                        mqtt.host,
+                        mqtt.port,
+                        part,
+                        i * share,
+                        len(serials),
+                        messages_per_machine,
+                        samples,
+                        channels,
+                        base_ms,
+                        None if rate_msgs is None else rate_msgs / publishers,
+                        done,
+                    ),
+                )
+            )
+    for p in procs:
+        p.start()
+    sent = int(sum(done.get(timeout=600) for _ in procs))
+    for p in procs:
+        p.join(30)
+    return sent
+
+
+def wait_rows(url: str, total: int, timeout_s: float = 300) -> float:
+    """Seconds until ``total`` readings are committed (raises on timeout)."""
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM readings").fetchone()
+            if row is not None and row[0] >= total:
+                return time.monotonic()
+            time.sleep(0.05)
+    raise RuntimeError(f"only part of {total} readings arrived in {timeout_s}s")
+
+
+def end_to_end(
+    ctx: Any,
+    url: str,
+    mqtt: MqttAddress,
+    machines: list[str],
+    readings: int,
+    samples: int,
+    channels: int,
+    workers: int,
+    publishers: int,
+    tag: str,
+    rate_readings: float | None = None,
+) -> dict[str, Any]:
+    """Publish ``readings`` readings and wait until all are committed; returns the figures."""
+    truncate(url)
+    per_message = samples * channels
+    messages_per_machine = max(readings // (per_message * len(machines)), 1)
+    total = messages_per_machine * len(machines) * per_message
+    pool = start_workers(ctx, url, mqtt, workers, tag)
+    try:
+        started = time.monotonic()
+        rate_msgs = None if rate_readings is None else rate_readings / per_message
+        sent = run_publishers(
+            ctx, mqtt, machines, messages_per_machine, samples, channels, publishers, rate_msgs
+        )
+        finished = wait_rows(url, total)
+    finally:
+        reports = pool.finish()
+    lost, duplicated = verify(url, total)
+    latencies = np.concatenate([np.asarray(r["latencies"]) for r in reports])
+    return {
+        "readings": total,
+        "messages": sent,
+        "rate": total / (finished - started),
+        "lost": lost,
+        "duplicated": duplicated,
+        "latency_p50_s": float(np.percentile(latencies, 50)) if len(latencies) else None,
+        "latency_p99_s": float(np.percentile(latencies, 99)) if len(latencies) else None,
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in reports),
+        "worker_stats": [r["stats"] for r in reports],
+    }
+
+
+def run(config: BenchConfig, progress: Any = print) -> Result:
+    """Run every measurement against private local services; returns the figures."""
+    ctx = mp.get_context("spawn")
+    home = Path(tempfile.mkdtemp(prefix="prognos-bench-"))
+    home.chmod(0o755)
+    services = LocalServices(home, durable=True)
+    result = Result()
+    try:
+        endpoints = services.start()
+        mqtt = MqttAddress.parse(endpoints.mqtt_url)
+        url, ids = fresh_database(endpoints.database_url, "prognos_bench", config.machines)
+        machines = sorted(ids)
+        progress("ceiling: the writer COPYing into the hypertable ...")
+        result.ceiling = measure_ceiling(url, ids, config.ceiling_rows)
+        truncate(url)
+        progress("the same without the unique index (the cost of deduplication) ...")
+        result.ceiling_plain_index = measure_plain_index(url, ids, config.ceiling_rows)
+        progress("naive: one INSERT per reading, autocommit ...")
+        result.naive = measure_naive(url, ids, config.naive_seconds)
+        progress("end to end: batched messages (50 readings), one worker ...")
+        batched = end_to_end(
+            ctx,
+            url,
+            mqtt,
+            machines,
+            config.batched_readings,
+            10,
+            5,
+            1,
+            config.publishers,
+            "batched",
+        )
+        result.end_to_end = batched["rate"]
+        progress("end to end: single-reading messages, two workers ...")
+        single = end_to_end(
+            ctx, url, mqtt, machines, config.single_readings, 1, 1, 2, config.publishers, "single"
+        )
+        result.end_to_end_single_2_workers = single["rate"]
+        half = result.end_to_end / 2
+        progress(f"latency at half the batched rate ({half:,.0f} readings/s) ...")
+        latency = end_to_end(
+            ctx,
+            url,
+            mqtt,
+            machines,
+            int(half * config.latency_seconds),
+            10,
+            5,
+            1,
+            config.publishers,
+            "latency",
+            rate_readings=half,
+        )
+        result.lost = batched["lost"] + single["lost"] + latency["lost"]
+        result.duplicated = batched["duplicated"] + single["duplicated"] + latency["duplicated"]
+        result.latency_p50_s = latency["latency_p50_s"] or 0.0
+        result.latency_p99_s = latency["latency_p99_s"] or 0.0
+        result.latency_rate = latency["rate"]
+        result.peak_rss_mb = max(batched["peak_rss_mb"], single["peak_rss_mb"])
+        result.details = {
+            "batched": batched,
+            "single": single,
+            "latency": latency,
+            "config": config.__dict__,
+        }
+        return result
+    finally:
+        with contextlib.suppress(Exception):
+            services.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def report(result: Result, *, as_json: bool) -> str:
+    figures = {
+        "ceiling": round(result.ceiling),
+        "ceiling_without_dedupe": round(result.ceiling_plain_index),
+        "naive": round(result.naive),
+        "end_to_end": round(result.end_to_end),
+        "end_to_end_single_2_workers": round(result.end_to_end_single_2_workers),
+        "lost": result.lost,
+        "duplicated": result.duplicated,
+        "latency_p50_s": round(result.latency_p50_s, 4),
+        "latency_p99_s": round(result.latency_p99_s, 4),
+        "latency_at_readings_per_s": round(result.latency_rate),
+        "peak_rss_mb": round(result.peak_rss_mb, 1),
+        **result.ratios(),
+    }
+    if as_json:
+        return json.dumps(figures)
+    width = max(len(k) for k in figures)
+    return "\n".join(
+        f"{k:<{width}}  {v:,}" if isinstance(v, int) else f"{k:<{width}}  {v}"
+        for k, v in figures.items()
+    )
