@@ -18,17 +18,9 @@ from device_sim.publisher import Publisher
 from ingest.worker import IngestWorker, WorkerConfig
 from prognos.seed import seed
 from prognos.settings import MqttAddress
+from tests.waiting import wait_for
 
 DEMO_FLEET = Path(__file__).resolve().parents[2] / "examples" / "demo-fleet.toml"
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def count(conn: psycopg.Connection[Any], table: str) -> int:
