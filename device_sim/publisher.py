@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
 import paho.mqtt.client as mqtt
@@ -42,7 +43,9 @@ class Publisher:
 
     paho keeps QoS 1 messages that are not acknowledged yet and resends them after a
     reconnect (it reconnects by itself, with backoff), so a broker restart loses nothing
-    that was handed to ``publish``.
+    that was handed to ``publish``. paho holds at most 65,535 unacknowledged messages
+    (one per packet id) and refuses more; ``publish`` therefore waits while
+    ``max_outstanding`` are unacknowledged, and raises if paho refuses a message anyway.
     """
 
     def __init__(
@@ -54,8 +57,11 @@ class Publisher:
         prefix: str = "prognos/v1",
         username: str | None = None,
         password: str | None = None,
+        max_outstanding: int = 20_000,
     ) -> None:
         self.prefix = prefix
+        self.max_outstanding = max_outstanding
+        self.acked = 0
         self._connected = threading.Event()
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -66,6 +72,8 @@ class Publisher:
             self.client.username_pw_set(username, password)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.max_queued_messages_set(0)
+        self.client.max_inflight_messages_set(1000)
+        self.client.on_publish = self._on_publish
         self.client.on_connect = lambda *_args: self._connected.set()
         self.client.on_disconnect = lambda *_args: self._connected.clear()
         self.host, self.port = host, port
@@ -84,25 +92,36 @@ class Publisher:
                 f"the MQTT broker at {self.host}:{self.port} did not accept the connection"
             )
 
+    def _on_publish(self, *_args: object) -> None:
+        self.acked += 1  # a PUBACK arrived (called on paho's network thread)
+
+    @property
+    def outstanding(self) -> int:
+        return self.published - self.acked
+
     def publish(self, serial: str, seq: int, samples: Sequence[Sample]) -> mqtt.MQTTMessageInfo:
-        info = self.client.publish(
-            topic_for(self.prefix, serial), encode(serial, seq, samples), qos=1
-        )
+        return self.publish_raw(topic_for(self.prefix, serial), encode(serial, seq, samples))
+
+    def publish_raw(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo:
+        while self.outstanding >= self.max_outstanding:
+            time.sleep(0.001)
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise SimError(f"the MQTT client refused a message: {mqtt.error_string(info.rc)}")
         self.published += 1
         return info
 
-    def publish_raw(self, topic: str, payload: bytes) -> mqtt.MQTTMessageInfo:
-        return self.client.publish(topic, payload, qos=1)
+    def wait_acknowledged(self, timeout_s: float) -> bool:
+        """Wait until every published message is acknowledged; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self.outstanding > 0:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Wait (bounded) for outstanding publishes to be acknowledged, then disconnect."""
-        deadline = threading.Event()
-        for _ in range(int(timeout_s * 20)):
-            if not self.client.want_write() and not self._outstanding():
-                break
-            deadline.wait(0.05)
+        self.wait_acknowledged(timeout_s)
         self.client.disconnect()
         self.client.loop_stop()
-
-    def _outstanding(self) -> int:
-        return len(getattr(self.client, "_out_messages", {}))

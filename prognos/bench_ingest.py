@@ -35,6 +35,7 @@ import psycopg
 from psycopg import sql
 
 from device_sim.fleet import parse_fleet
+from device_sim.publisher import Publisher
 from ingest.batch import ReadingBatch
 from ingest.catalog import load_catalog
 from ingest.writer import BatchWriter
@@ -265,23 +266,10 @@ def publisher_main(
     At full speed the sample times are synthetic (an hour ago, 1 ms apart); at a set rate
     they are the wall-clock time of publishing, so the worker can measure latency.
     """
-    import paho.mqtt.client as mqtt  # noqa: PLC0415 - imported in the child process
-    from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
-
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"bench-pub-{first_machine}-{time.time_ns()}",
-        protocol=mqtt.MQTTv5,
+    publisher = Publisher(
+        host, port, client_id=f"bench-pub-{first_machine}-{time.time_ns()}", prefix=PREFIX
     )
-    client.max_inflight_messages_set(1000)
-    acked = [0]
-
-    def on_publish(*_args: object) -> None:
-        acked[0] += 1
-
-    client.on_publish = on_publish
-    client.connect(host, port, keepalive=60)
-    client.loop_start()
+    publisher.start()
     per_message = samples * channels
     sent = 0
     started = time.perf_counter()
@@ -297,18 +285,17 @@ def publisher_main(
                     datetime.fromtimestamp((now_us + s) / 1e6, UTC).isoformat()
                     for s in range(samples)
                 ]
-            client.publish(
-                f"{PREFIX}/{serial}/telemetry", _payload(serial, times, first, channels), qos=1
+            publisher.publish_raw(
+                f"{PREFIX}/{serial}/telemetry", _payload(serial, times, first, channels)
             )
             sent += 1
             if rate_msgs is not None:
                 wait = started + sent / rate_msgs - time.perf_counter()
                 if wait > 0:
                     time.sleep(wait)
-    while client._out_messages:
-        time.sleep(0.01)
-    client.disconnect()
-    client.loop_stop()
+    if not publisher.wait_acknowledged(300):
+        raise RuntimeError("the broker did not acknowledge every message")
+    publisher.stop()
     done.put(sent)
 
 
