@@ -46,6 +46,23 @@ BatchListener = Callable[[ReadingBatch], None]
 
 
 @dataclass(frozen=True)
+class CommitInfo:
+    """What one committed batch was, for metrics (ingest/metrics.py)."""
+
+    messages: int
+    readings: int
+    inserted: int
+    dead_letters: int
+    commit_s: float  # wall time of the database write, retries excluded
+    oldest_wait_s: float  # from the first message's arrival at the worker to the commit
+    slow_path: bool  # written through staging + ON CONFLICT (a redelivery)
+
+
+# Called on the writer thread after each commit; must be cheap and must not raise.
+CommitObserver = Callable[[CommitInfo], None]
+
+
+@dataclass(frozen=True)
 class WorkerConfig:
     database_url: str
     mqtt_host: str
@@ -110,9 +127,15 @@ class _Inbound:
 class IngestWorker:
     """Subscribe, batch, store, acknowledge. ``start()`` then ``stop()``."""
 
-    def __init__(self, config: WorkerConfig, listeners: Sequence[BatchListener] = ()) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        listeners: Sequence[BatchListener] = (),
+        observers: Sequence[CommitObserver] = (),
+    ) -> None:
         self.config = config
         self.listeners = list(listeners)
+        self.observers = list(observers)
         self.stats = IngestStats()
         self._inbox: queue.Queue[_Inbound] = queue.Queue(maxsize=config.queue_messages)
         self._acks: queue.Queue[tuple[int, int, int]] = queue.Queue()
@@ -142,6 +165,11 @@ class IngestWorker:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def inbox_depth(self) -> int:
+        """Messages received from the broker and not yet in a batch (unacknowledged)."""
+        return self._inbox.qsize()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Flush what is queued, send its acks, disconnect (the session stays on the broker)."""
@@ -385,7 +413,9 @@ class IngestWorker:
         delay = 0.2
         while True:
             try:
+                started = time.monotonic()
                 result = self._writer.write(readings, dead)
+                commit_s = time.monotonic() - started
                 break
             except StorageError as exc:
                 self.stats.storage_failures += 1
@@ -397,6 +427,20 @@ class IngestWorker:
         self.stats.batches += 1
         self.stats.stored += result.inserted
         self.stats.duplicates += result.duplicates
+        info = CommitInfo(
+            messages=len(pending),
+            readings=result.offered,
+            inserted=result.inserted,
+            dead_letters=result.dead_letters,
+            commit_s=commit_s,
+            oldest_wait_s=(datetime.now(UTC) - pending[0].received_at).total_seconds(),
+            slow_path=result.slow_path,
+        )
+        for observer in self.observers:
+            try:
+                observer(info)
+            except Exception:
+                log.exception("commit observer %r failed", observer)
         for listener in self.listeners:
             self._notify(listener, readings)
         for item in pending:
