@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -72,9 +73,12 @@ class Publisher:
             self.client.username_pw_set(username, password)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.max_queued_messages_set(0)
-        self.client.max_inflight_messages_set(1000)
+        # No in-flight limit inside paho: with one, paho scans every outstanding message
+        # on each PUBACK (quadratic at high rates). ``publish`` bounds what is
+        # outstanding instead, within the Receive Maximum the broker announces.
+        self.client.max_inflight_messages_set(0)
         self.client.on_publish = self._on_publish
-        self.client.on_connect = lambda *_args: self._connected.set()
+        self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *_args: self._connected.clear()
         self.host, self.port = host, port
         self.published = 0
@@ -91,6 +95,17 @@ class Publisher:
             raise SimError(
                 f"the MQTT broker at {self.host}:{self.port} did not accept the connection"
             )
+
+    def _on_connect(
+        self, _client: object, _userdata: object, _flags: object, reason: Any, props: Any
+    ) -> None:
+        if getattr(reason, "is_failure", False):
+            log.error("the broker refused the connection: %s", reason)
+            return
+        receive_maximum = getattr(props, "ReceiveMaximum", None)  # absent: 65,535
+        if receive_maximum is not None and receive_maximum < self.max_outstanding:
+            self.max_outstanding = int(receive_maximum)
+        self._connected.set()
 
     def _on_publish(self, *_args: object) -> None:
         self.acked += 1  # a PUBACK arrived (called on paho's network thread)

@@ -259,6 +259,8 @@ def publisher_main(
     channels: int,
     base_ms: int,
     rate_msgs: float | None,
+    ready: Any,
+    go: EventType,
     done: Any,
 ) -> None:
     """Publish messages for ``serials`` (QoS 1); values are unique across all publishers.
@@ -270,6 +272,8 @@ def publisher_main(
         host, port, client_id=f"bench-pub-{first_machine}-{time.time_ns()}", prefix=PREFIX
     )
     publisher.start()
+    ready.put(True)
+    go.wait()
     per_message = samples * channels
     sent = 0
     started = time.perf_counter()
@@ -388,8 +392,13 @@ def run_publishers(
     channels: int,
     publishers: int,
     rate_msgs: float | None,
-) -> int:
-    done = ctx.Queue()
+) -> tuple[int, float]:
+    """Publish from ``publishers`` processes; (messages sent, monotonic time of the start).
+
+    The processes connect first and start together, so the clock measures publishing,
+    not the start-up of Python processes.
+    """
+    done, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     base_ms = (int(time.time()) - 3600) * 1000
     share = -(-len(serials) // publishers)
     procs = []
@@ -410,16 +419,22 @@ def run_publishers(
                         channels,
                         base_ms,
                         None if rate_msgs is None else rate_msgs / publishers,
+                        ready,
+                        go,
                         done,
                     ),
                 )
             )
     for p in procs:
         p.start()
+    for _ in procs:
+        ready.get(timeout=60)
+    started = time.monotonic()
+    go.set()
     sent = int(sum(done.get(timeout=600) for _ in procs))
     for p in procs:
         p.join(30)
-    return sent
+    return sent, started
 
 
 def wait_rows(url: str, total: int, timeout_s: float = 300) -> float:
@@ -454,9 +469,8 @@ def end_to_end(
     total = messages_per_machine * len(machines) * per_message
     pool = start_workers(ctx, url, mqtt, workers, tag)
     try:
-        started = time.monotonic()
         rate_msgs = None if rate_readings is None else rate_readings / per_message
-        sent = run_publishers(
+        sent, started = run_publishers(
             ctx, mqtt, machines, messages_per_machine, samples, channels, publishers, rate_msgs
         )
         finished = wait_rows(url, total)
