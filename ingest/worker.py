@@ -1,36 +1,46 @@
 """The ingest worker: an MQTT 5 session in, committed batches out, acks after commit.
 
-Two threads. The network thread (ingest/session.py) owns the paho client, reconnects
-with jittered backoff, reads messages into a bounded inbox (a full inbox stops it
-reading, so the broker holds the rest) and sends the PUBACKs it is given. The writer
-thread, here, takes chunks of messages from the inbox, decodes them into a batch,
-commits the batch with its dead letters, tells the listeners, and only then hands the
-batch's acks to the network thread. A batch that cannot be committed is retried until
-the database is back; its messages stay unacknowledged. Messages received before a
-reconnect are not acked: the broker redelivers them, and the database stores each
-reading once.
+Three threads, a pipeline:
+
+1. network (ingest/session.py): owns the paho client, reconnects with jittered
+   backoff, reads messages into a bounded inbox (a full inbox stops it reading, so the
+   broker keeps the rest) and sends the PUBACKs it is handed;
+2. assembler: takes chunks of messages from the inbox and decodes them into a batch
+   (ingest/assembly.py), until the batch is full or old enough; then hands it over;
+3. committer: writes each batch with its dead letters in one transaction
+   (ingest/writer.py), tells the observers and listeners, and only then hands the
+   batch's acks to the network thread.
+
+While one batch commits the next one is decoded, so a batch costs the longer of the
+two, not their sum. At most one finished batch waits for the committer: when the
+database is slow or away the assembler stops, the inbox fills, and the broker holds
+the backlog. A batch that cannot be committed is retried until the database is back;
+its messages stay unacknowledged. Messages received before a reconnect are never acked
+on the new connection: the broker redelivers them, and the database stores each reading
+once.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
+from ingest.assembly import BatchAssembler, PendingBatch
 from ingest.batch import ReadingBatch
 from ingest.catalog import Catalog, load_catalog
-from ingest.errors import Rejected, StorageError
-from ingest.protocol import UNKNOWN_EQUIPMENT, Decoded, Limits, decode
-from ingest.session import Chunk, MqttSession, SessionConfig
-from ingest.writer import BatchWriter, DeadLetter
+from ingest.errors import StorageError
+from ingest.protocol import Limits
+from ingest.session import MqttSession, SessionConfig
+from ingest.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +60,10 @@ class CommitInfo:
     commit_s: float  # wall time of the database write, retries excluded
     oldest_wait_s: float  # from the first message's arrival at the worker to the commit
     slow_path: bool  # written through staging + ON CONFLICT (a redelivery)
+    newest_reading_us: int | None = None  # the batch's latest reading time (freshness)
 
 
-# Called on the writer thread after each commit; must be cheap and must not raise.
+# Called on the committer thread after each commit; must be cheap and must not raise.
 CommitObserver = Callable[[CommitInfo], None]
 
 
@@ -69,7 +80,9 @@ class WorkerConfig:
     batch_size: int = 5000
     batch_age_s: float = 0.2
     session_expiry_s: int = 3600
-    receive_maximum: int = 4096
+    # Unacknowledged messages the broker may send. A batch is flushed at half of it, so
+    # the broker can send the next batch's messages while one commits (docs/protocol.md).
+    receive_maximum: int = 10000
     queue_messages: int = 20000
     keepalive_s: int = 30
     catalog_refresh_s: float = 30.0
@@ -81,10 +94,15 @@ class WorkerConfig:
         topics = f"{self.topic_prefix}/+/telemetry"
         return f"$share/{self.share_group}/{topics}" if self.share_group else topics
 
+    @property
+    def batch_messages(self) -> int:
+        """Messages that flush a batch, whatever its readings."""
+        return max(1, min(self.queue_messages, self.receive_maximum) // 2)
+
 
 @dataclass
 class IngestStats:
-    """Counters since start (read by the health endpoint and the tests)."""
+    """Counters since start (read by the health endpoint, the metrics and the tests)."""
 
     received: int = 0
     stored: int = 0
@@ -136,19 +154,30 @@ class IngestWorker:
             ),
             on_connected=self._count_connect,
         )
-        self._stopping = threading.Event()  # writer: flush what is queued, then end
+        self._assembler = BatchAssembler(
+            prefix=config.topic_prefix,
+            limits=config.limits,
+            load_catalog=self._load_catalog,
+            refresh_s=config.catalog_refresh_s,
+        )
+        # The assembler's counts are the stats' (one object, two views).
+        self.stats.quarantined = self._assembler.counts.quarantined
+        self._ready: queue.Queue[PendingBatch | None] = queue.Queue(maxsize=1)
+        self._stopping = threading.Event()  # flush what was received, then end
+        self._abandoned = threading.Event()  # the committer gave up (stopping, database away)
         self._writer = BatchWriter(config.database_url)
-        self._writer_thread: threading.Thread | None = None
-        self._catalog = Catalog()
-        self._catalog_loaded_at = 0.0
+        self._threads: list[threading.Thread] = []
+        self._committing = 0  # messages in the batch being committed
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        self._refresh_catalog(force=True)
-        self._writer_thread = threading.Thread(
-            target=self._writer_loop, name="ingest-writer", daemon=True
-        )
-        self._writer_thread.start()
+        self._assembler.refresh_catalog(force=True)
+        self._threads = [
+            threading.Thread(target=self._assemble_loop, name="ingest-assembler", daemon=True),
+            threading.Thread(target=self._commit_loop, name="ingest-committer", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
         self._session.start()
 
     def wait_connected(self, timeout_s: float) -> bool:
@@ -163,120 +192,119 @@ class IngestWorker:
         """Messages received from the broker and not yet in a batch (unacknowledged)."""
         return len(self._session.inbox)
 
+    @property
+    def unacknowledged(self) -> int:
+        """Messages received and not acknowledged yet: inbox, batches, the commit."""
+        waiting = self._ready.queue[0] if self._ready.qsize() else None
+        return self.inbox_depth + self._committing + (waiting.messages if waiting else 0)
+
     def stop(self, timeout_s: float = 10.0) -> None:
         """Flush what was received, send its acks, disconnect (the session stays)."""
         self._session.stop_reading()
         self._stopping.set()
-        if self._writer_thread is not None:
-            self._writer_thread.join(timeout_s)
+        for thread in self._threads:
+            thread.join(timeout_s)
         self._session.stop(timeout_s)
         self._writer.close()
 
     def _count_connect(self) -> None:
         self.stats.connects += 1
 
-    # ------------------------------------------------------------------ writer thread
-    def _refresh_catalog(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._catalog_loaded_at < 5.0:
-            return
-        try:
-            with psycopg.connect(self.config.database_url, connect_timeout=5) as conn:
-                self._catalog = load_catalog(conn)
-            self._catalog_loaded_at = now
-        except psycopg.Error as exc:
-            log.warning("could not load the equipment catalog: %s", exc)
+    def _load_catalog(self) -> Catalog:
+        with psycopg.connect(self.config.database_url, connect_timeout=5) as conn:
+            return load_catalog(conn)
 
-    def _writer_loop(self) -> None:
-        batch = _Batch()
-        inbox = self._session.inbox
-        age_s = self.config.batch_age_s
+    # ------------------------------------------------------------------ assembler thread
+    def _assemble_loop(self) -> None:
+        assembler, inbox = self._assembler, self._session.inbox
+        age_s, size = self.config.batch_age_s, self.config.batch_size
+        most_messages = self.config.batch_messages
+        batch = PendingBatch()
         while True:
             stopping = self._stopping.is_set()
             wait = max(age_s - (time.monotonic() - batch.started), 0.0) if batch else 0.1
             chunk = inbox.get(wait)
             if chunk is not None:
-                batch.add(chunk)
-                self._decode_chunk(chunk, batch)
-            full = (
-                len(batch.readings) >= self.config.batch_size
-                or batch.messages >= self.config.queue_messages // 2
-            )
+                assembler.add_chunk(chunk, batch)
+                self.stats.received = assembler.counts.received
+            full = len(batch.readings) >= size or batch.messages >= most_messages
             old = batch and time.monotonic() - batch.started >= age_s
             drained = stopping and not len(inbox)
             if batch and (full or old or drained):
-                if not self._commit(batch):
-                    if self._stopping.is_set():
-                        return  # not acked: the broker redelivers on the next start
-                    continue
-                batch = _Batch()
+                batch.readings.freeze()  # the columns, built here rather than while committing
+                if not self._hand_over(batch):
+                    return
+                batch = PendingBatch()
             elif drained:
+                self._hand_over(None)
                 return
-            if time.monotonic() - self._catalog_loaded_at > self.config.catalog_refresh_s:
-                self._refresh_catalog()
+            assembler.refresh_catalog()
 
-    def _decode_chunk(self, chunk: Chunk, batch: _Batch) -> None:
-        received_at = datetime.fromtimestamp(chunk.received_at, UTC)
-        self.stats.received += len(chunk.messages)
-        for _mid, _qos, topic, payload in chunk.messages:
-            self._decode_into(topic, payload, received_at, batch)
-
-    def _decode_into(
-        self, topic: str, payload: bytes, received_at: datetime, batch: _Batch
-    ) -> None:
-        def attempt() -> Decoded:
-            return decode(
-                topic,
-                payload,
-                catalog=self._catalog,
-                prefix=self.config.topic_prefix,
-                now=received_at,
-                limits=self.config.limits,
-            )
-
-        try:
-            decoded = attempt()
-        except Rejected as rej:
-            if rej.reason != UNKNOWN_EQUIPMENT or time.monotonic() - self._catalog_loaded_at <= 5.0:
-                self._quarantine(topic, payload, received_at, rej, batch)
-                return
-            self._refresh_catalog()  # a machine registered since the last load
+    def _hand_over(self, batch: PendingBatch | None) -> bool:
+        """Queue a batch (None: the end) for the committer; False if it gave up."""
+        while not self._abandoned.is_set():
             try:
-                decoded = attempt()
-            except Rejected as again:
-                self._quarantine(topic, payload, received_at, again, batch)
-                return
-        batch.readings.extend(
-            decoded.equipment_id, decoded.times_us, decoded.channel_ids, decoded.values
-        )
-        if decoded.rejected:
-            first = decoded.rejected[0]
-            detail = "; ".join(r.detail for r in decoded.rejected[:20])
-            if len(decoded.rejected) > 20:
-                detail += f"; and {len(decoded.rejected) - 20} more"
-            self._quarantine(
-                topic,
-                payload,
-                received_at,
-                Rejected(first.reason, detail),
-                batch,
-                equipment_id=decoded.equipment_id,
-            )
+                self._ready.put(batch, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
 
-    def _quarantine(
-        self,
-        topic: str,
-        payload: bytes,
-        received_at: datetime,
-        rej: Rejected,
-        batch: _Batch,
-        *,
-        equipment_id: int | None = None,
-    ) -> None:
-        self.stats.quarantined[rej.reason] += 1
-        batch.dead.append(
-            DeadLetter(received_at, topic, payload, rej.reason, rej.detail, equipment_id)
+    # ------------------------------------------------------------------ committer thread
+    def _commit_loop(self) -> None:
+        while True:
+            try:
+                batch = self._ready.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if batch is None:
+                return
+            self._committing = batch.messages
+            committed = self._commit(batch)
+            self._committing = 0
+            if not committed:
+                self._abandoned.set()  # not acked: the broker redelivers on the next start
+                return
+
+    def _commit(self, batch: PendingBatch) -> bool:
+        delay = 0.2
+        while True:
+            try:
+                started = time.monotonic()
+                result = self._writer.write(batch.readings, batch.dead)
+                commit_s = time.monotonic() - started
+                break
+            except StorageError as exc:
+                self.stats.storage_failures += 1
+                wait = delay * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
+                log.warning("%s; retrying in %.1fs (messages stay unacknowledged)", exc, wait)
+                if self._stopping.wait(wait):
+                    return False
+                delay = min(delay * 2, 10.0)
+        self.stats.batches += 1
+        self.stats.stored += result.inserted
+        self.stats.duplicates += result.duplicates
+        times = batch.readings.time_us
+        info = CommitInfo(
+            messages=batch.messages,
+            readings=result.offered,
+            inserted=result.inserted,
+            dead_letters=result.dead_letters,
+            commit_s=commit_s,
+            oldest_wait_s=time.time() - batch.first_received_at,
+            slow_path=result.slow_path,
+            newest_reading_us=int(times.max()) if len(times) else None,
         )
+        for observer in self.observers:
+            try:
+                observer(info)
+            except Exception:
+                log.exception("commit observer %r failed", observer)
+        for listener in self.listeners:
+            self._notify(listener, batch.readings)
+        for generation, mids in batch.acks:
+            self._session.ack(generation, mids)
+        return True
 
     def _notify(self, listener: BatchListener, readings: ReadingBatch) -> None:
         """Tell a listener about a committed batch, retrying a few times.
@@ -299,63 +327,3 @@ class IngestWorker:
                     )
                     return
                 self._stopping.wait(0.2 * attempt)
-
-    def _commit(self, batch: _Batch) -> bool:
-        delay = 0.2
-        while True:
-            try:
-                started = time.monotonic()
-                result = self._writer.write(batch.readings, batch.dead)
-                commit_s = time.monotonic() - started
-                break
-            except StorageError as exc:
-                self.stats.storage_failures += 1
-                wait = delay * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
-                log.warning("%s; retrying in %.1fs (messages stay unacknowledged)", exc, wait)
-                if self._stopping.wait(wait):
-                    return False
-                delay = min(delay * 2, 10.0)
-        self.stats.batches += 1
-        self.stats.stored += result.inserted
-        self.stats.duplicates += result.duplicates
-        info = CommitInfo(
-            messages=batch.messages,
-            readings=result.offered,
-            inserted=result.inserted,
-            dead_letters=result.dead_letters,
-            commit_s=commit_s,
-            oldest_wait_s=time.time() - batch.first_received_at,
-            slow_path=result.slow_path,
-        )
-        for observer in self.observers:
-            try:
-                observer(info)
-            except Exception:
-                log.exception("commit observer %r failed", observer)
-        for listener in self.listeners:
-            self._notify(listener, batch.readings)
-        for generation, mids in batch.acks:
-            self._session.ack(generation, mids)
-        return True
-
-
-class _Batch:
-    """What the writer accumulates until a flush: readings, dead letters, acks to send."""
-
-    def __init__(self) -> None:
-        self.readings = ReadingBatch()
-        self.dead: list[DeadLetter] = []
-        self.acks: list[tuple[int, list[int]]] = []  # (generation, QoS 1 packet ids)
-        self.messages = 0
-        self.started = 0.0  # monotonic time of the first chunk
-        self.first_received_at = 0.0  # wall time the first chunk arrived
-
-    def __bool__(self) -> bool:
-        return self.messages > 0
-
-    def add(self, chunk: Chunk) -> None:
-        if not self.messages:
-            self.started = time.monotonic()
-            self.first_received_at = chunk.received_at
-        self.messages += len(chunk.messages)
-        self.acks.append((chunk.generation, [mid for mid, qos, _t, _p in chunk.messages if qos]))

@@ -35,7 +35,7 @@ import psycopg
 from psycopg import sql
 
 from device_sim.fleet import parse_fleet
-from device_sim.publisher import Publisher
+from device_sim.load import BrokerLogin, LoadPlan, run_load
 from ingest.batch import ReadingBatch
 from ingest.catalog import load_catalog
 from ingest.writer import BatchWriter
@@ -237,70 +237,9 @@ def measure_naive(url: str, ids: dict[str, tuple[int, list[int]]], seconds: floa
 
 
 # ---------------------------------------------------------------- processes
-def _payload(serial: str, times: list[object], first_value: int, channels: int) -> bytes:
-    samples = []
-    v = first_value
-    for t in times:
-        samples.append({"t": t, "values": {CHANNELS[c]: float(v + c) for c in range(channels)}})
-        v += channels
-    return json.dumps(
-        {"v": 1, "device": serial, "samples": samples}, separators=(",", ":")
-    ).encode()
-
-
-def publisher_main(
-    host: str,
-    port: int,
-    serials: list[str],
-    first_machine: int,
-    n_machines_total: int,
-    messages_per_machine: int,
-    samples: int,
-    channels: int,
-    base_ms: int,
-    rate_msgs: float | None,
-    ready: Any,
-    go: EventType,
-    done: Any,
-) -> None:
-    """Publish messages for ``serials`` (QoS 1); values are unique across all publishers.
-
-    At full speed the sample times are synthetic (an hour ago, 1 ms apart); at a set rate
-    they are the wall-clock time of publishing, so the worker can measure latency.
-    """
-    publisher = Publisher(
-        host, port, client_id=f"bench-pub-{first_machine}-{time.time_ns()}", prefix=PREFIX
-    )
-    publisher.start()
-    ready.put(True)
-    go.wait()
-    per_message = samples * channels
-    sent = 0
-    started = time.perf_counter()
-    for m in range(messages_per_machine):
-        for k, serial in enumerate(serials):
-            first = (m * n_machines_total + first_machine + k) * per_message
-            times: list[object]
-            if rate_msgs is None:
-                times = [base_ms + m * samples + s for s in range(samples)]
-            else:
-                now_us = time.time_ns() // 1000
-                times = [
-                    datetime.fromtimestamp((now_us + s) / 1e6, UTC).isoformat()
-                    for s in range(samples)
-                ]
-            publisher.publish_raw(
-                f"{PREFIX}/{serial}/telemetry", _payload(serial, times, first, channels)
-            )
-            sent += 1
-            if rate_msgs is not None:
-                wait = started + sent / rate_msgs - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
-    if not publisher.wait_acknowledged(300):
-        raise RuntimeError("the broker did not acknowledge every message")
-    publisher.stop()
-    done.put(sent)
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 2)
 
 
 def worker_main(
@@ -346,6 +285,7 @@ def worker_main(
             "stats": worker.stats.snapshot(),
             "latencies": lat.tolist() if len(lat) < 2_000_000 else [],
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "cpu_s": _cpu_seconds(),
         }
     )
 
@@ -383,60 +323,6 @@ def start_workers(ctx: Any, url: str, mqtt: MqttAddress, count: int, tag: str) -
     return Workers(procs, stop, report)
 
 
-def run_publishers(
-    ctx: Any,
-    mqtt: MqttAddress,
-    serials: list[str],
-    messages_per_machine: int,
-    samples: int,
-    channels: int,
-    publishers: int,
-    rate_msgs: float | None,
-) -> tuple[int, float]:
-    """Publish from ``publishers`` processes; (messages sent, monotonic time of the start).
-
-    The processes connect first and start together, so the clock measures publishing,
-    not the start-up of Python processes.
-    """
-    done, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    base_ms = (int(time.time()) - 3600) * 1000
-    share = -(-len(serials) // publishers)
-    procs = []
-    for i in range(publishers):
-        part = serials[i * share : (i + 1) * share]
-        if part:
-            procs.append(
-                ctx.Process(
-                    target=publisher_main,
-                    args=(
-                        mqtt.host,
-                        mqtt.port,
-                        part,
-                        i * share,
-                        len(serials),
-                        messages_per_machine,
-                        samples,
-                        channels,
-                        base_ms,
-                        None if rate_msgs is None else rate_msgs / publishers,
-                        ready,
-                        go,
-                        done,
-                    ),
-                )
-            )
-    for p in procs:
-        p.start()
-    for _ in procs:
-        ready.get(timeout=60)
-    started = time.monotonic()
-    go.set()
-    sent = int(sum(done.get(timeout=600) for _ in procs))
-    for p in procs:
-        p.join(30)
-    return sent, started
-
-
 def wait_rows(url: str, total: int, timeout_s: float = 300) -> float:
     """Seconds until ``total`` readings are committed (raises on timeout)."""
     deadline = time.monotonic() + timeout_s
@@ -469,10 +355,23 @@ def end_to_end(
     total = messages_per_machine * len(machines) * per_message
     pool = start_workers(ctx, url, mqtt, workers, tag)
     try:
-        rate_msgs = None if rate_readings is None else rate_readings / per_message
-        sent, started = run_publishers(
-            ctx, mqtt, machines, messages_per_machine, samples, channels, publishers, rate_msgs
+        plan = LoadPlan(
+            serials=tuple(machines),
+            channels=CHANNELS[:channels],
+            messages_per_machine=messages_per_machine,
+            samples_per_message=samples,
+            base_ms=(int(time.time()) - 3600) * 1000,
+            prefix=PREFIX,
+            live=rate_readings is not None,
         )
+        load = run_load(
+            plan,
+            BrokerLogin(mqtt.host, mqtt.port, mqtt.username, mqtt.password),
+            processes=publishers,
+            rate_msgs=None if rate_readings is None else rate_readings / per_message,
+            client_prefix=f"bench-load-{tag}",
+        )
+        started = load.finished_at - load.seconds
         finished = wait_rows(url, total)
     finally:
         reports = pool.finish()
@@ -480,13 +379,18 @@ def end_to_end(
     latencies = np.concatenate([np.asarray(r["latencies"]) for r in reports])
     return {
         "readings": total,
-        "messages": sent,
+        "messages": load.messages,
+        "publisher_reconnects": load.reconnects,
         "rate": total / (finished - started),
         "lost": lost,
         "duplicated": duplicated,
         "latency_p50_s": float(np.percentile(latencies, 50)) if len(latencies) else None,
         "latency_p99_s": float(np.percentile(latencies, 99)) if len(latencies) else None,
         "peak_rss_mb": max(r["peak_rss_mb"] for r in reports),
+        "cpu_s": {
+            "publishers": round(load.cpu_s, 2),
+            "workers": round(sum(r["cpu_s"] for r in reports), 2),
+        },
         "worker_stats": [r["stats"] for r in reports],
     }
 
