@@ -11,6 +11,7 @@ from pydantic import BaseModel
 class Health(BaseModel):
     status: str
     database: bool
+    broker: bool | None = None  # None: this process does not run ingest
     timescaledb: str | None = None
     platform: dict[str, Any] | None = None
 

@@ -49,6 +49,9 @@ class LoadCounters:
     refusals: dict[int, int] = field(default_factory=dict)  # reason code -> count
     reconnects: int = 0
     resent: int = 0  # messages sent again after a reconnect
+    # Acknowledged with "no matching subscribers": the broker accepted the message and
+    # delivered it to nobody (nothing subscribed to its topic at that moment).
+    unrouted: int = 0
 
     @property
     def outstanding(self) -> int:
@@ -87,6 +90,7 @@ class LoadPublisher:
         self._next_mid = 0
         self._last_sent = 0.0
         self._ping_due = False
+        self._closed = False
 
     # ------------------------------------------------------------------ connection
     def connect(self, *, clean_start: bool = False) -> None:
@@ -146,6 +150,8 @@ class LoadPublisher:
         self._drop_socket()
         delay = 0.2
         while True:
+            if self._closed:
+                raise LoadError(f"closed while reconnecting after {reason}")
             try:
                 self.connect()
             except LoadError as exc:
@@ -165,7 +171,17 @@ class LoadPublisher:
             self._sock = None
         self._in = bytearray()
 
+    def cancel(self) -> None:
+        """Stop, from another thread: the publishing thread's next call raises LoadError."""
+        self._closed = True
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     def close(self) -> None:
+        """Disconnect (what is unacknowledged stays so); a publish after this raises."""
+        self._closed = True
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.setblocking(True)
@@ -239,6 +255,8 @@ class LoadPublisher:
                     continue  # an ack for a message already acknowledged
                 if reason < 0x80:
                     counters.acked += 1
+                    if reason == wire.NO_MATCHING_SUBSCRIBERS:
+                        counters.unrouted += 1
                 else:
                     counters.refused += 1
                     counters.refusals[reason] = counters.refusals.get(reason, 0) + 1

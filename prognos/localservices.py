@@ -46,7 +46,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on ``port`` now (connections lingering in TIME_WAIT
+    after a restart do not count: servers bind with SO_REUSEADDR)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -340,6 +343,57 @@ class LocalPostgres:
             self._pg_ctl("-m", "immediate", "-w", "stop")
 
 
+MIN_MOSQUITTO = (2, 0, 12)
+
+
+def mosquitto_version(binary: Path) -> tuple[int, ...] | None:
+    """The version a Mosquitto binary reports (``mosquitto -h``), or None."""
+    try:
+        out = subprocess.run(
+            [str(binary), "-h"], capture_output=True, text=True, check=False, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"mosquitto version (\d+)\.(\d+)\.(\d+)", out.stdout + out.stderr)
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def find_mosquitto() -> Path:
+    """The Mosquitto broker to run locally.
+
+    ``PROGNOS_MOSQUITTO_BIN`` wins; then the patched build that scripts/bootstrap.sh
+    installs in /opt/prognos/mosquitto (``PROGNOS_MOSQUITTO_PREFIX``); then, with a
+    warning, the machine's own if it is 2.0.12 or later: it loses the ingest workers'
+    shared subscription over a broker restart (scripts/build-mosquitto.sh says why).
+    """
+    override = os.environ.get("PROGNOS_MOSQUITTO_BIN")
+    if override:
+        if not Path(override).exists():
+            raise ConfigurationError(f"PROGNOS_MOSQUITTO_BIN={override} does not exist")
+        return Path(override)
+    prefix = Path(os.environ.get("PROGNOS_MOSQUITTO_PREFIX", "/opt/prognos/mosquitto"))
+    private = prefix / "sbin" / "mosquitto"
+    if private.exists() and (prefix / "PATCHES").exists():
+        return private
+    system = Path(shutil.which("mosquitto") or "/usr/sbin/mosquitto")
+    version = mosquitto_version(system) if system.exists() else None
+    if version is not None and version >= MIN_MOSQUITTO:
+        log.warning(
+            "using %s (%s) without the platform's patch: after a broker restart, messages "
+            "for the ingest workers' share group are dropped until the workers subscribe "
+            "again; run scripts/bootstrap.sh to build the patched broker",
+            system,
+            ".".join(map(str, version)),
+        )
+        return system
+    found = f"{system} ({'.'.join(map(str, version))})" if version else "none"
+    raise ConfigurationError(
+        f"no suitable Mosquitto (found: {found}; 2.0.12 or later is needed): run "
+        "scripts/bootstrap.sh (make demo / make test do), which builds the patched one, "
+        "or set PROGNOS_MQTT_URL to an external broker"
+    )
+
+
 class LocalMosquitto:
     """A private Mosquitto broker with persistence, listening on loopback only."""
 
@@ -408,12 +462,7 @@ class LocalMosquitto:
         (self.root / "port").write_text(f"{port}\n")
 
     def start(self) -> str:
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not Path(binary).exists():
-            raise ConfigurationError(
-                "mosquitto is not installed: run scripts/bootstrap.sh (make demo / make test do) "
-                "or set PROGNOS_MQTT_URL to an external broker"
-            )
+        binary = find_mosquitto()
         if self.is_running():
             log.info("Mosquitto already running on port %s", self.port)
             return self.url
@@ -426,7 +475,7 @@ class LocalMosquitto:
             port = free_port()
         self._write_config(port)
         proc = subprocess.run(
-            [binary, "-d", "-c", str(self.conf)], capture_output=True, text=True, check=False
+            [str(binary), "-d", "-c", str(self.conf)], capture_output=True, text=True, check=False
         )
         if proc.returncode != 0:
             raise ServiceError(f"mosquitto did not start: {proc.stderr.strip()}")

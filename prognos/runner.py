@@ -16,19 +16,24 @@ from typing import Any
 import httpx
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
 from alerts.webhooks import WebhookDispatcher
 from api.app import create_app
+from api.routes.ops import create_ops_app
 from device_sim.fleet import Fleet
 from device_sim.publisher import Publisher
 from device_sim.runner import FleetRunner, SimConfig
+from ingest import metrics as ingest_metrics
 from ingest import retention, rollups
+from ingest.broker_watch import BrokerWatch
 from ingest.protocol import Limits
 from ingest.worker import IngestWorker, WorkerConfig
 from prognos import db, migrations, timescale
 from prognos.endpoints import Resolved
 from prognos.localservices import free_port, port_is_free
+from prognos.metrics import PlatformCollector
 from prognos.pipeline import AlertPipeline
 from prognos.seed import seed
 from prognos.settings import Settings
@@ -79,6 +84,9 @@ class Platform:
     webhook_urls: list[str] = field(default_factory=list)
     webhook_secret: str = ""
     api_url: str = ""
+    ops_url: str = ""
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    broker_watch: BrokerWatch | None = None
     pool: ConnectionPool | None = None
     worker: IngestWorker | None = None
     pipeline: AlertPipeline | None = None
@@ -98,9 +106,18 @@ class Platform:
 
         if self.with_ingest:
             self.pipeline = AlertPipeline(self.pool)
-            self.worker = IngestWorker(
-                worker_config(self.settings, self.endpoints), [self.pipeline]
+            config = worker_config(self.settings, self.endpoints)
+            self.worker = IngestWorker(config, [self.pipeline])
+            self.broker_watch = BrokerWatch(
+                config.mqtt_host,
+                config.mqtt_port,
+                client_id=f"{config.client_id}-sys",
+                username=config.mqtt_username,
+                password=config.mqtt_password,
             )
+            self.broker_watch.start()
+            self._parts.append(("broker watch", self.broker_watch.stop))
+            ingest_metrics.register(self.registry, self.worker, self.broker_watch)
             self.worker.start()
             if not self.worker.wait_connected(30):
                 log.warning("ingest not connected to the broker yet; it keeps retrying")
@@ -129,43 +146,52 @@ class Platform:
         scheduler.start()
         self._parts.append(("scheduler", lambda: scheduler.shutdown(wait=True)))
 
+        self.registry.register(PlatformCollector(self.status))
         if self.with_api:
             self._start_api(edition.describe())
+        elif self.with_ingest:
+            self._start_ops(edition.describe())
 
         if self.fleet is not None:
             self._start_sim(self.fleet)
 
     def _start_api(self, edition: str) -> None:
         assert self.pool is not None  # noqa: S101
-        port = self.settings.api.port
+        app = create_app(self.pool, timescaledb=edition, status=self.status, registry=self.registry)
+        self.api_url = self._serve(app, "api", self.settings.api.host, self.settings.api.port)
+
+    def _start_ops(self, edition: str) -> None:
+        """/health and /metrics for a process that runs ingest without the API."""
+        assert self.pool is not None  # noqa: S101
+        app = create_ops_app(
+            self.pool, timescaledb=edition, status=self.status, registry=self.registry
+        )
+        ops = self.settings.ops
+        self.ops_url = self._serve(app, "operations", ops.host, ops.port)
+        log.info("health and metrics at %s/health and %s/metrics", self.ops_url, self.ops_url)
+
+    def _serve(self, app: Any, name: str, host: str, port: int) -> str:
         if port == 0 or not port_is_free(port):
             chosen = free_port()
             if port:
-                log.warning("API port %d is taken; using %d", port, chosen)
+                log.warning("%s port %d is taken; using %d", name, port, chosen)
             port = chosen
-        app = create_app(
-            self.pool,
-            timescaledb=edition,
-            status=self.status,
-        )
         server = uvicorn.Server(
-            uvicorn.Config(
-                app, host=self.settings.api.host, port=port, log_config=None, access_log=False
-            )
+            uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
         )
-        thread = threading.Thread(target=server.run, name="api", daemon=True)
+        thread = threading.Thread(target=server.run, name=name, daemon=True)
         thread.start()
-        self.api_url = f"http://{self.settings.api.host}:{port}"
 
-        def stop_api() -> None:
+        def stop_server() -> None:
             server.should_exit = True
             thread.join(10)
 
-        self._parts.append(("api", stop_api))
+        self._parts.append((name, stop_server))
         for _ in range(200):
             if server.started:
                 break
             threading.Event().wait(0.05)
+        return f"http://{host}:{port}"
 
     def _start_sim(self, fleet: Fleet) -> None:
         sim = self.settings.sim
@@ -232,8 +258,13 @@ class Platform:
         """What the running platform did since start (for status lines and /health)."""
         out: dict[str, Any] = {}
         if self.worker is not None:
-            out["ingest"] = self.worker.stats.snapshot()
+            out["ingest"] = {
+                **self.worker.stats.snapshot(),
+                "unacknowledged": self.worker.unacknowledged,
+            }
             out["broker_connected"] = self.worker.connected
+        if self.broker_watch is not None:
+            out["broker"] = self.broker_watch.snapshot()
         if self.pipeline is not None:
             out["alerts_opened"] = self.pipeline.opened
         if self.rollup_job is not None:

@@ -58,6 +58,13 @@ class ApiSettings(BaseModel):
     port: int = Field(8080, ge=0, le=65535)
 
 
+class OpsSettings(BaseModel):
+    """Where a process without the API (``prognos ingest``) serves /health and /metrics."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9400, ge=0, le=65535, description="0: any free port")
+
+
 class SimSettings(BaseModel):
     fleet_file: Path = PROJECT_ROOT / "examples" / "demo-fleet.toml"
     speed: float = Field(1.0, gt=0, description="simulated seconds per real second")
@@ -117,6 +124,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
     rollups: RollupSettings = Field(default_factory=RollupSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)

@@ -122,9 +122,23 @@ if [ "$need_pg" = 1 ]; then
     fi
 fi
 
-# --- Mosquitto ------------------------------------------------------------------------
-if [ "$need_mqtt" = 1 ] && ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
-    apt_install mosquitto
+# --- Mosquitto, patched ----------------------------------------------------------------------
+# The local broker is Mosquitto 2.0.21 with the patches in scripts/patches/, built
+# from Debian trixie's source into /opt/prognos/mosquitto (scripts/build-mosquitto.sh
+# says why; it returns at once when the build is current).
+if [ "$need_mqtt" = 1 ]; then
+    missing=()
+    for p in cmake make gcc g++ libssl-dev dpkg-dev patch; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    [ ${#missing[@]} -gt 0 ] && apt_install "${missing[@]}"
+    as_root "$root/scripts/build-mosquitto.sh" "${PROGNOS_MOSQUITTO_PREFIX:-/opt/prognos/mosquitto}" \
+        "${TMPDIR:-/tmp}/prognos-mosquitto-build"
+    # The broker drops privileges to this account when started as root.
+    if [ "$(id -u)" = 0 ] && ! id mosquitto >/dev/null 2>&1; then
+        say "creating the system user mosquitto"
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mosquitto
+    fi
 fi
 
 # --- Chromium, for the dashboard's browser tests ------------------------------------------
