@@ -7,7 +7,6 @@ down in reverse, flushing the ingest batch and acknowledging what was committed.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,9 +19,11 @@ from psycopg_pool import ConnectionPool
 
 from alerts.webhooks import WebhookDispatcher
 from api.app import create_app
+from device_sim.devices import DeviceConfig
 from device_sim.fleet import Fleet
-from device_sim.publisher import Publisher
-from device_sim.runner import FleetRunner, SimConfig
+from device_sim.runner import SimConfig
+from device_sim.session import Simulation, load_credentials
+from device_sim.truth import TruthDb
 from ingest import retention, rollups
 from ingest.protocol import Limits
 from ingest.worker import IngestWorker, WorkerConfig
@@ -169,33 +170,26 @@ class Platform:
 
     def _start_sim(self, fleet: Fleet) -> None:
         sim = self.settings.sim
-        publisher = Publisher(
+        simulation = Simulation.create(
+            fleet,
             self.endpoints.mqtt.host,
             self.endpoints.mqtt.port,
-            client_id=f"prognos-sim-{os.getpid()}",
-            prefix=self.settings.topic_prefix,
-            username=self.endpoints.mqtt.username,
-            password=self.endpoints.mqtt.password,
-        )
-        publisher.start()
-        runner = FleetRunner(
-            fleet,
-            publisher,
             SimConfig(
                 interval_s=sim.interval_s,
                 samples_per_message=sim.samples_per_message,
                 speed=sim.speed,
             ),
+            DeviceConfig(
+                prefix=self.settings.topic_prefix,
+                username=self.endpoints.mqtt.username,
+                password=self.endpoints.mqtt.password,
+                buffer_samples=sim.buffer_samples,
+            ),
+            credentials=load_credentials(sim.credentials_file) if sim.credentials_file else None,
+            truth=[TruthDb(self.endpoints.database_url, fleet.seed)],
         )
-        thread = threading.Thread(target=runner.run, name="simulator", daemon=True)
-        thread.start()
-
-        def stop_sim() -> None:
-            runner.stop()
-            thread.join(10)
-            publisher.stop()
-
-        self._parts.append(("simulator", stop_sim))
+        simulation.start_thread()
+        self._parts.append(("simulator", simulation.stop))
 
     def _schedule_rollups(
         self, scheduler: BackgroundScheduler, edition: timescale.TimescaleEdition
