@@ -77,7 +77,7 @@ MODES: dict[str, Mode] = {
             "major",
             ("P-BRG",),
             (
-                Effect(("vibration",), "out", 1.4, load_floor=0.4, all_matching=True),
+                Effect(("vibration",), "out", 1.8, load_floor=0.4, all_matching=True),
                 Effect(
                     ("discharge_temp", "oil_temp", "coolant_temp"),
                     "heat",

@@ -7,7 +7,7 @@ running flushes what it holds. ``speed`` is simulated seconds per real second
 (``math.inf``: no waiting; the sink's backlog paces the run). The sink is a
 device_sim.devices.DeviceFleet (one MQTT identity per machine, store and forward) or the
 shared-connection Publisher. Newly known faults are reported to ``on_faults`` (the
-ground truth) as the simulated time reaches them.
+ground truth) up to ``TRUTH_CHECK_S`` simulated seconds before they start.
 """
 
 from __future__ import annotations
@@ -149,8 +149,11 @@ class FleetRunner:
                 break
             at = self.start + timedelta(seconds=elapsed)
             self._sample(at, buffers)
-            if elapsed >= next_truth:
-                self._report_faults(at)
+            if elapsed >= next_truth:  # faults are known a little before they start
+                ahead = elapsed + TRUTH_CHECK_S
+                if cfg.duration_s is not None:
+                    ahead = min(ahead, cfg.duration_s)
+                self._report_faults(self.start + timedelta(seconds=ahead))
                 next_truth = elapsed + TRUTH_CHECK_S
             self.simulated_s = elapsed
             step += 1
