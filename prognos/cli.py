@@ -14,7 +14,7 @@ from types import FrameType
 
 from alerts.receiver import WebhookReceiver
 from device_sim.fleet import load_fleet
-from prognos import bench_ingest, bench_sim, db, logs, sim_command
+from prognos import bench_ingest, bench_sim, cli_models, db, logs, sim_command
 from prognos.endpoints import resolve
 from prognos.errors import ConfigurationError, PrognosError
 from prognos.localservices import LocalServices
@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start local services if needed, seed the fleet, receive webhooks locally; "
         "stop what it started on exit",
     )
+    cli_models.register(sub)
     p = add("bench", cmd_bench, "measure performance against private local services")
     p.add_argument("target", choices=["ingest", "sim"], help="what to measure")
     p.add_argument("--json", action="store_true", help="print one JSON object")

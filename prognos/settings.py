@@ -107,6 +107,21 @@ class RetentionSettings(BaseModel):
         )
 
 
+class ModelSettings(BaseModel):
+    """Health models: scoring, training and the benchmarks (models/, docs/models.md)."""
+
+    data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"  # SKAB and C-MAPSS for eval
+    artefact_dir: Path | None = None  # trained models; default: PROGNOS_HOME/models
+    scoring_enabled: bool = True
+    score_interval_s: float = Field(60.0, gt=0, description="seconds between scoring runs")
+    window_s: float = Field(3600.0, gt=0, description="scoring window: the latest N seconds")
+    bucket_s: float = Field(60.0, gt=0, description="time_bucket width of the features")
+    training_days: float = Field(7.0, gt=0, description="history a training run reads")
+    retrain_interval_s: float | None = Field(
+        None, gt=0, description="retrain every N seconds; unset = only on `prognos train`"
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable about a Prognos deployment."""
 
@@ -126,6 +141,7 @@ class Settings(BaseSettings):
     sim: SimSettings = Field(default_factory=SimSettings)
     rollups: RollupSettings = Field(default_factory=RollupSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
 
     @field_validator("mqtt_url")
     @classmethod
