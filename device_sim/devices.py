@@ -106,7 +106,9 @@ class DeviceFleet:
         check_open_files(len(serials))
         self.selector = selectors.DefaultSelector()
         self.links: dict[str, _Link] = {}
-        self._ready: set[_Link] = set()
+        self._ready: set[_Link] = set()  # links with samples to send
+        self._idle: set[_Link] = set()  # links without a socket: to connect when due
+        self._buffered = 0  # samples in all buffers
         self.published = self.acked = self.reconnects = self.resent = 0
         self._last_misc = 0.0
         self._closing = False
@@ -138,6 +140,7 @@ class DeviceFleet:
             client.on_socket_close = self._on_socket_close
             client.connect_async(host, port, keepalive=cfg.keepalive_s)
             self.links[serial] = link
+            self._idle.add(link)
 
     # ------------------------------------------------------------ paho callbacks
     def _on_connect(
@@ -178,12 +181,16 @@ class DeviceFleet:
         if link.sock is sock:
             self.selector.unregister(sock)
             link.sock = None
+            if not self._closing:
+                self._idle.add(link)
 
     # ------------------------------------------------------------ the caller's side
     def submit(self, serial: str, samples: Iterable[Sample]) -> None:
         """Queue ``samples`` of one machine; they leave on the next ``pump``."""
         link = self.links[serial]
+        before = len(link.buffer)
         link.buffer.extend(encode_sample(s) for s in samples)
+        self._buffered += len(link.buffer) - before
         if link.connected:
             self._ready.add(link)
 
@@ -191,6 +198,7 @@ class DeviceFleet:
         cfg = self.config
         while link.connected and len(link.buffer) and link.inflight < cfg.max_inflight:
             samples = link.buffer.take(limit or cfg.max_batch)
+            self._buffered -= len(samples)
             link.seq += 1
             info = link.client.publish(
                 link.topic, encode_message(link.serial, link.seq, samples), qos=1
@@ -210,18 +218,16 @@ class DeviceFleet:
             self.selector.modify(link.sock, events, link)
 
     def _connect_due(self, now: float, budget: int = 200) -> None:
-        for link in self.links.values():
-            if budget <= 0:
-                return
-            if link.connected or link.sock is not None or link.next_attempt > now:
-                continue
-            budget -= 1
+        due = [link for link in self._idle if link.next_attempt <= now][:budget]
+        for link in due:
+            self._idle.discard(link)
             link.connecting_since = now
             try:
                 link.client.reconnect()
             except (TimeoutError, OSError) as exc:
                 log.debug("%s cannot connect: %s", link.serial, exc)
                 self._drop_socket(link)
+                self._idle.add(link)
                 link.next_attempt = now + link.backoff.next_delay()
 
     def _drop_socket(self, link: _Link) -> None:
@@ -272,7 +278,7 @@ class DeviceFleet:
     @property
     def backlog(self) -> int:
         """Samples waiting in the buffers (not yet handed to the broker)."""
-        return sum(len(link.buffer) for link in self.links.values())
+        return self._buffered
 
     @property
     def inflight(self) -> int:
