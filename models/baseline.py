@@ -94,12 +94,12 @@ class MachineBaseline(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         Weight of the family baseline, in rows of the machine's own history.
     threshold : float
         Robust z-score beyond which a row is an outlier.
-    min_scale : float
-        Floor of a scale.
+    min_scale : float or array of shape (n_features,)
+        Floor of a scale (per feature when an array).
     """
 
     def __init__(
-        self, *, prior_rows: float = 50.0, threshold: float = 3.5, min_scale: float = 1e-6
+        self, *, prior_rows: float = 50.0, threshold: float = 3.5, min_scale: Any = 1e-6
     ) -> None:
         self.prior_rows = prior_rows
         self.threshold = threshold
@@ -110,7 +110,7 @@ class MachineBaseline(OutlierMixin, BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"prior_rows must be non-negative, got {self.prior_rows}")
         if self.threshold <= 0:
             raise ValueError(f"threshold must be positive, got {self.threshold}")
-        if self.min_scale <= 0:
+        if np.any(np.asarray(self.min_scale) <= 0):
             raise ValueError(f"min_scale must be positive, got {self.min_scale}")
         data = validate_data(self, X, reset=True, dtype=np.float64)
         self.family_center_ = np.median(data, axis=0)

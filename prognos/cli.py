@@ -183,6 +183,8 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_bench(_settings: Settings, args: argparse.Namespace) -> int:
     if args.target == "sim":
         return bench_sim.main(quick=args.quick, as_json=args.json)
+    if args.target == "score":
+        return cli_models.bench_score(quick=args.quick, as_json=args.json)
     if args.target != "ingest":
         raise ConfigurationError(f"unknown benchmark {args.target!r}")
     config = bench_ingest.BenchConfig.quick() if args.quick else bench_ingest.BenchConfig()
@@ -258,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cli_models.register(sub)
     p = add("bench", cmd_bench, "measure performance against private local services")
-    p.add_argument("target", choices=["ingest", "sim"], help="what to measure")
+    p.add_argument("target", choices=["ingest", "sim", "score"], help="what to measure")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quick", action="store_true", help="small sizes (seconds, not minutes)")
     return parser

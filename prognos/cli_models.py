@@ -1,4 +1,4 @@
-"""The health-model commands of ``prognos``: ``eval`` (and, with the database, ``train``).
+"""The health-model commands of ``prognos``: ``train``, ``eval`` and ``bench score``.
 
 prognos/cli.py registers them with :func:`register`; the bodies live here so the
 models package itself stays free of settings and argument parsing.
@@ -11,9 +11,12 @@ import json
 import sys
 from pathlib import Path
 
-from models import evaluation
+from models import evaluation, training
 from models.errors import ModelsError
+from prognos import db, health_jobs
+from prognos.endpoints import resolve
 from prognos.errors import PrognosError
+from prognos.runner import prepare_database
 from prognos.settings import Settings
 
 
@@ -46,8 +49,38 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    url = resolve(settings, need_mqtt=False).database_url
+    prepare_database(url)
+    with db.connect(url, autocommit=True) as conn:
+        outcomes = training.train(
+            conn,
+            health_jobs.train_settings(settings, days=args.days),
+            families=args.family or None,
+            progress=_progress(True),
+        )
+    for outcome in outcomes:
+        print(f"{outcome.family}: {outcome.message}")
+    if not outcomes:
+        print("no family has machines: nothing to train (prognos seed --fleet FILE)")
+    return 0 if outcomes and all(o.version is not None for o in outcomes) else 1
+
+
+def bench_score(*, quick: bool, as_json: bool) -> int:
+    from prognos import bench_score as bench  # noqa: PLC0415 - only the benchmark needs it
+
+    return bench.main(quick=quick, as_json=as_json)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the health-model subcommands to the ``prognos`` parser."""
+    text = "train each equipment family's health model from stored history and activate it"
+    p = sub.add_parser("train", help=text, description=text)
+    p.set_defaults(func=cmd_train)
+    p.add_argument("--family", action="append", help="only this family (repeatable); default: all")
+    p.add_argument(
+        "--days", type=float, help="history to read (default PROGNOS_MODELS__TRAINING_DAYS, 7)"
+    )
     text = "measure the health models on a public benchmark (SKAB or C-MAPSS)"
     p = sub.add_parser("eval", help=text, description=text)
     p.set_defaults(func=cmd_eval)

@@ -27,7 +27,7 @@ from device_sim.truth import TruthDb
 from ingest import retention, rollups
 from ingest.protocol import Limits
 from ingest.worker import IngestWorker, WorkerConfig
-from prognos import db, migrations, timescale
+from prognos import db, health_jobs, migrations, timescale
 from prognos.endpoints import Resolved
 from prognos.localservices import free_port, port_is_free
 from prognos.pipeline import AlertPipeline
@@ -86,6 +86,7 @@ class Platform:
     dispatcher: WebhookDispatcher | None = None
     rollup_job: rollups.RollupJob | None = None
     retention_job: retention.RetentionJob | None = None
+    scoring_job: health_jobs.ScoringJob | None = None
     _parts: list[tuple[str, Any]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -127,6 +128,7 @@ class Platform:
             coalesce=True,
         )
         self._schedule_rollups(scheduler, edition)
+        self.scoring_job = health_jobs.schedule(scheduler, self.pool, self.settings)
         scheduler.start()
         self._parts.append(("scheduler", lambda: scheduler.shutdown(wait=True)))
 
@@ -234,6 +236,8 @@ class Platform:
             out["rollups"] = dict(self.rollup_job.totals)
         if self.retention_job is not None:
             out["retention_chunks_dropped"] = self.retention_job.chunks_dropped
+        if self.scoring_job is not None:
+            out["health_scored"] = self.scoring_job.scored
         if self.dispatcher is not None:
             out["webhooks_delivered"] = self.dispatcher.delivered
             out["webhook_failed_attempts"] = self.dispatcher.failed_attempts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -111,7 +112,7 @@ class ModelSettings(BaseModel):
     """Health models: scoring, training and the benchmarks (models/, docs/models.md)."""
 
     data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"  # SKAB and C-MAPSS for eval
-    artefact_dir: Path | None = None  # trained models; default: PROGNOS_HOME/models
+    source: Literal["rollup", "raw"] = "rollup"  # readings_1m, or raw readings
     scoring_enabled: bool = True
     score_interval_s: float = Field(60.0, gt=0, description="seconds between scoring runs")
     window_s: float = Field(3600.0, gt=0, description="scoring window: the latest N seconds")
