@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import secrets
 import signal
 import sys
@@ -15,9 +14,7 @@ from types import FrameType
 
 from alerts.receiver import WebhookReceiver
 from device_sim.fleet import load_fleet
-from device_sim.publisher import Publisher
-from device_sim.runner import FleetRunner, SimConfig
-from prognos import bench_ingest, db, logs
+from prognos import bench_ingest, bench_sim, cli_models, db, logs, sim_command
 from prognos.endpoints import resolve
 from prognos.errors import ConfigurationError, PrognosError
 from prognos.localservices import LocalServices
@@ -106,40 +103,7 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
-
-    fleet = load_fleet(args.fleet or settings.sim.fleet_file)
-    mqtt = resolve(settings, need_mqtt=True).mqtt
-    publisher = Publisher(
-        mqtt.host,
-        mqtt.port,
-        client_id=f"prognos-sim-{os.getpid()}",
-        prefix=settings.topic_prefix,
-        username=mqtt.username,
-        password=mqtt.password,
-    )
-    publisher.start()
-    runner = FleetRunner(
-        fleet,
-        publisher,
-        SimConfig(
-            interval_s=settings.sim.interval_s,
-            samples_per_message=settings.sim.samples_per_message,
-            speed=args.speed or settings.sim.speed,
-            duration_s=args.duration,
-        ),
-    )
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
-    signal.signal(signal.SIGINT, lambda *_: runner.stop())
-    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
-    while thread.is_alive():
-        thread.join(0.5)
-    publisher.stop()
-    print(
-        f"published {runner.messages} messages ({runner.samples} samples of "
-        f"{len(fleet.machines)} machines)"
-    )
-    return 0
+    return sim_command.run(settings, args)
 
 
 def _run_platform(
@@ -217,6 +181,10 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_bench(_settings: Settings, args: argparse.Namespace) -> int:
+    if args.target == "sim":
+        return bench_sim.main(quick=args.quick, as_json=args.json)
+    if args.target == "score":
+        return cli_models.bench_score(quick=args.quick, as_json=args.json)
     if args.target != "ingest":
         raise ConfigurationError(f"unknown benchmark {args.target!r}")
     config = bench_ingest.BenchConfig.quick() if args.quick else bench_ingest.BenchConfig()
@@ -268,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--duration", type=float, help="simulated seconds to run (default: until Ctrl-C)"
     )
+    sim_command.add_arguments(p)
     add(
         "ingest",
         cmd_ingest,
@@ -289,8 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="start local services if needed, seed the fleet, receive webhooks locally; "
         "stop what it started on exit",
     )
+    cli_models.register(sub)
     p = add("bench", cmd_bench, "measure performance against private local services")
-    p.add_argument("target", choices=["ingest"], help="what to measure")
+    p.add_argument("target", choices=["ingest", "sim", "score"], help="what to measure")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quick", action="store_true", help="small sizes (seconds, not minutes)")
     return parser

@@ -7,7 +7,6 @@ down in reverse, flushing the ingest batch and acknowledging what was committed.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,15 +21,17 @@ from psycopg_pool import ConnectionPool
 from alerts.webhooks import WebhookDispatcher
 from api.app import create_app
 from api.routes.ops import create_ops_app
+from device_sim.devices import DeviceConfig
 from device_sim.fleet import Fleet
-from device_sim.publisher import Publisher
-from device_sim.runner import FleetRunner, SimConfig
+from device_sim.runner import SimConfig
+from device_sim.session import Simulation, load_credentials
+from device_sim.truth import TruthDb
 from ingest import metrics as ingest_metrics
 from ingest import retention, rollups
 from ingest.broker_watch import BrokerWatch
 from ingest.protocol import Limits
 from ingest.worker import IngestWorker, WorkerConfig
-from prognos import db, migrations, timescale
+from prognos import db, health_jobs, migrations, timescale
 from prognos.endpoints import Resolved
 from prognos.localservices import free_port, port_is_free
 from prognos.metrics import PlatformCollector
@@ -93,6 +94,7 @@ class Platform:
     dispatcher: WebhookDispatcher | None = None
     rollup_job: rollups.RollupJob | None = None
     retention_job: retention.RetentionJob | None = None
+    scoring_job: health_jobs.ScoringJob | None = None
     _parts: list[tuple[str, Any]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -143,6 +145,7 @@ class Platform:
             coalesce=True,
         )
         self._schedule_rollups(scheduler, edition)
+        self.scoring_job = health_jobs.schedule(scheduler, self.pool, self.settings)
         scheduler.start()
         self._parts.append(("scheduler", lambda: scheduler.shutdown(wait=True)))
 
@@ -195,33 +198,26 @@ class Platform:
 
     def _start_sim(self, fleet: Fleet) -> None:
         sim = self.settings.sim
-        publisher = Publisher(
+        simulation = Simulation.create(
+            fleet,
             self.endpoints.mqtt.host,
             self.endpoints.mqtt.port,
-            client_id=f"prognos-sim-{os.getpid()}",
-            prefix=self.settings.topic_prefix,
-            username=self.endpoints.mqtt.username,
-            password=self.endpoints.mqtt.password,
-        )
-        publisher.start()
-        runner = FleetRunner(
-            fleet,
-            publisher,
             SimConfig(
                 interval_s=sim.interval_s,
                 samples_per_message=sim.samples_per_message,
                 speed=sim.speed,
             ),
+            DeviceConfig(
+                prefix=self.settings.topic_prefix,
+                username=self.endpoints.mqtt.username,
+                password=self.endpoints.mqtt.password,
+                buffer_samples=sim.buffer_samples,
+            ),
+            credentials=load_credentials(sim.credentials_file) if sim.credentials_file else None,
+            truth=[TruthDb(self.endpoints.database_url, fleet.seed)],
         )
-        thread = threading.Thread(target=runner.run, name="simulator", daemon=True)
-        thread.start()
-
-        def stop_sim() -> None:
-            runner.stop()
-            thread.join(10)
-            publisher.stop()
-
-        self._parts.append(("simulator", stop_sim))
+        simulation.start_thread()
+        self._parts.append(("simulator", simulation.stop))
 
     def _schedule_rollups(
         self, scheduler: BackgroundScheduler, edition: timescale.TimescaleEdition
@@ -271,6 +267,8 @@ class Platform:
             out["rollups"] = dict(self.rollup_job.totals)
         if self.retention_job is not None:
             out["retention_chunks_dropped"] = self.retention_job.chunks_dropped
+        if self.scoring_job is not None:
+            out["health_scored"] = self.scoring_job.scored
         if self.dispatcher is not None:
             out["webhooks_delivered"] = self.dispatcher.delivered
             out["webhook_failed_attempts"] = self.dispatcher.failed_attempts

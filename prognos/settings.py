@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -70,6 +71,12 @@ class SimSettings(BaseModel):
     speed: float = Field(1.0, gt=0, description="simulated seconds per real second")
     interval_s: float = Field(1.0, gt=0, description="simulated seconds between samples")
     samples_per_message: int = Field(5, ge=1, description="samples batched in one message")
+    backfill_interval_s: float = Field(60.0, gt=0, description="sample interval of backfills")
+    buffer_samples: int = Field(3600, ge=1, description="store-and-forward buffer per machine")
+    truth_file: Path | None = Field(None, description="fault truth CSV; default home/sim-truth.csv")
+    credentials_file: Path | None = Field(
+        None, description="CSV of serial,username,password: per-machine MQTT credentials"
+    )
 
 
 class RollupSettings(BaseModel):
@@ -108,6 +115,21 @@ class RetentionSettings(BaseModel):
         )
 
 
+class ModelSettings(BaseModel):
+    """Health models: scoring, training and the benchmarks (models/, docs/models.md)."""
+
+    data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"  # SKAB and C-MAPSS for eval
+    source: Literal["rollup", "raw"] = "rollup"  # readings_1m, or raw readings
+    scoring_enabled: bool = True
+    score_interval_s: float = Field(60.0, gt=0, description="seconds between scoring runs")
+    window_s: float = Field(3600.0, gt=0, description="scoring window: the latest N seconds")
+    bucket_s: float = Field(60.0, gt=0, description="time_bucket width of the features")
+    training_days: float = Field(7.0, gt=0, description="history a training run reads")
+    retrain_interval_s: float | None = Field(
+        None, gt=0, description="retrain every N seconds; unset = only on `prognos train`"
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable about a Prognos deployment."""
 
@@ -128,6 +150,7 @@ class Settings(BaseSettings):
     sim: SimSettings = Field(default_factory=SimSettings)
     rollups: RollupSettings = Field(default_factory=RollupSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
 
     @field_validator("mqtt_url")
     @classmethod

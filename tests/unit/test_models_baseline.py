@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from models import RobustBaseline
+from models.baseline import MachineBaseline, RobustBaseline
 
 # scikit-learn's outlier checks fit on three blobs and expect the detector to flag part
 # of its own training set (a contamination-style threshold). The baseline is fitted on
@@ -73,3 +73,33 @@ def test_a_constant_channel_uses_the_scale_floor() -> None:
 def test_bad_parameters_are_refused_at_fit(params: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be positive"):
         RobustBaseline(**params).fit(healthy(10))
+
+
+@parametrize_with_checks(
+    [MachineBaseline()], expected_failed_checks=expected_failures, xfail_strict=True
+)
+def test_machine_baseline_contract(estimator, check) -> None:  # type: ignore[no-untyped-def]
+    check(estimator)
+
+
+def test_each_machine_is_judged_against_its_own_healthy_level() -> None:
+    rng = np.random.default_rng(8)
+    hot = rng.normal(92, 1.0, (500, 1))  # this machine always runs hot, and is healthy
+    cool = rng.normal(80, 1.0, (500, 1))
+    model = MachineBaseline(prior_rows=10).fit(np.vstack([hot, cool]), groups=[7] * 500 + [8] * 500)
+    reading = [[92.0]]
+    assert abs(model.z_scores(reading, groups=[7])[0, 0]) < 1  # normal for machine 7
+    assert model.z_scores(reading, groups=[8])[0, 0] > 8  # alarming for machine 8
+    assert model.predict([[92.0], [92.0]], groups=[7, 8]).tolist() == [1, -1]
+
+
+def test_a_new_machine_starts_at_its_family_baseline() -> None:
+    rng = np.random.default_rng(9)
+    family = rng.normal(80, 1.0, (1000, 1))
+    newcomer = rng.normal(90, 1.0, (5, 1))  # five rows: mostly the family's baseline
+    model = MachineBaseline(prior_rows=50).fit(
+        np.vstack([family, newcomer]), groups=[1] * 1000 + [2] * 5
+    )
+    own = model.centers_[list(model.machines_).index(2), 0]
+    assert 80 < own < 82  # 5 / 55 of the way to its own 90
+    assert model.z_scores([[80.0]], groups=[99])[0, 0] == pytest.approx(0.0, abs=0.2)

@@ -1,0 +1,28 @@
+"""Protocol v1 messages built from samples encoded one by one (docs/protocol.md).
+
+A device buffers each sample as its JSON text with its original time; a message is
+whatever samples go out together, wrapped with the version, serial and sequence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from device_sim.physics import Sample
+
+
+def iso_time(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def encode_sample(sample: Sample) -> bytes:
+    return json.dumps(
+        {"t": iso_time(sample.time), "values": sample.values}, separators=(",", ":")
+    ).encode()
+
+
+def encode_message(serial: str, seq: int, samples: Sequence[bytes]) -> bytes:
+    head = json.dumps({"v": 1, "device": serial, "seq": seq}, separators=(",", ":"))
+    return head[:-1].encode() + b',"samples":[' + b",".join(samples) + b"]}"

@@ -1,0 +1,313 @@
+"""One equipment family's health model: trained from stored history, scoring windows.
+
+``train_family`` (pure: aggregates in, model out):
+1. the load model: each channel's healthy reading at every operating point;
+2. window features of every machine and history window (models/features.py);
+3. ``MachineBaseline``: each machine's own healthy feature levels (a machine that
+   always runs a little hot is not sick), smoothed towards the family's;
+4. ``PCADetector`` over the baseline z-scores of all channels; the alarm threshold is
+   a high quantile of the healthy windows' statistic;
+5. ``FailureModeClassifier`` trained on the family's healthy windows with every
+   failure mode injected (models/injection.py), keeping only the injections the
+   detector would have flagged.
+
+``FamilyModel.score`` turns the latest window of many machines into health: a
+statistic, a score 0-100, each channel's share, the likely mode, all vectorised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from models.baseline import MachineBaseline
+from models.errors import NotEnoughDataError
+from models.features import FEATURES, LoadModel, arrange, window_features
+from models.injection import (
+    MODES,
+    SENSOR_MODES,
+    ChannelScale,
+    Injected,
+    applicable,
+    inject,
+)
+from models.modes import FailureModeClassifier, signatures
+from models.multivariate import PCADetector
+from models.roles import label
+
+Floats = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    min_coverage: float = 0.5  # a window needs this share of its buckets to count
+    prior_rows: float = 24.0  # machine baseline: weight of the family's, in windows
+    n_components: float = 0.9
+    limit_quantile: float = 0.995
+    alarm_quantile: float = 0.999
+    z_clip: float = 50.0
+    injections: int = 1200  # windows with a fault injected, to train the classifier
+    seed: int = 0
+
+
+@dataclass
+class FamilyModel:
+    family: str
+    channels: list[str]
+    load_model: LoadModel
+    baseline: MachineBaseline
+    detector: PCADetector
+    alarm_threshold: float
+    buckets_per_window: float
+    classifier: FailureModeClassifier | None = None
+    config: TrainingConfig = field(default_factory=TrainingConfig)
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [f"{c}:{f}" for c in self.channels for f in FEATURES]
+
+    def z_scores(self, features: pd.DataFrame) -> pd.DataFrame:
+        machines = features.index.get_level_values("equipment_id").to_numpy()
+        z = self.baseline.z_scores(features[self.feature_columns].to_numpy(), groups=machines)
+        clipped = np.clip(z, -self.config.z_clip, self.config.z_clip)
+        return pd.DataFrame(clipped, index=features.index, columns=self.feature_columns)
+
+    def usable(self, features: pd.DataFrame) -> pd.Series:
+        return features["buckets"] >= self.config.min_coverage * self.buckets_per_window
+
+    def score(self, aggregates: pd.DataFrame) -> pd.DataFrame:
+        """Health of every (machine, window) in ``aggregates`` with enough data."""
+        features = window_features(aggregates, self.load_model)
+        features = features[self.usable(features)]
+        if features.empty:
+            return _empty_scores(self.channels)
+        z = self.z_scores(features)
+        statistic = self.detector.statistic(z.to_numpy())
+        share = self.detector.contributions(z.to_numpy())
+        per_channel = share.reshape(len(z), len(self.channels), len(FEATURES)).sum(axis=2)
+        out = pd.DataFrame(per_channel, index=z.index, columns=self.channels)
+        out.insert(0, "statistic", statistic)
+        out.insert(1, "score", health_score(statistic, self.alarm_threshold))
+        out.insert(2, "anomalous", statistic > self.alarm_threshold)
+        modes = np.full(len(z), None, dtype=object)
+        probability = np.full(len(z), np.nan)
+        flagged = out["anomalous"].to_numpy()
+        if self.classifier is not None and flagged.any():
+            proba = self.classifier.predict_proba(signatures(z[flagged], self.channels))
+            best = proba.argmax(axis=1)
+            modes[flagged] = self.classifier.classes_[best]
+            probability[flagged] = proba[np.arange(best.size), best]
+        out.insert(3, "mode", modes)
+        out.insert(4, "mode_probability", probability)
+        out.insert(5, "sensor_fault", [m in SENSOR_MODES for m in modes])
+        return out
+
+    def explain(self, scores: pd.DataFrame, top: int = 3, floor: float = 0.1) -> list[str]:
+        """ "pump vibration 61 %, hydraulic oil temp 24 %" per row: the largest shares."""
+        shares = scores[self.channels].to_numpy()
+        order = np.argsort(-shares, axis=1)[:, :top]
+        texts = []
+        for i, idx in enumerate(order):
+            parts = [
+                f"{label(self.channels[j])} {round(100 * shares[i, j])} %"
+                for j in idx
+                if shares[i, j] >= floor
+            ]
+            texts.append(", ".join(parts))
+        return texts
+
+
+# Smallest scale of each feature type: below it a change is not meaningful (a window
+# that lost 1 bucket in 60; a correlation that moved by 0.02).
+FLOORS = {"level": 0.0, "trend": 0.0, "noise": 0.02, "load_corr": 0.05, "coverage": 0.02}
+
+
+def scale_floors(features: pd.DataFrame) -> Floats:
+    """Per-feature scale floors: the type's absolute floor, and 1 % of the feature's
+    spread over the whole family (so a level is never judged against zero noise)."""
+    floors = []
+    for column in features.columns:
+        kind = column.rsplit(":", 1)[1]
+        spread = float(features[column].quantile(0.95) - features[column].quantile(0.05))
+        floors.append(max(FLOORS[kind], 0.01 * spread, 1e-9))
+    return np.asarray(floors, dtype=np.float64)
+
+
+def health_score(statistic: Floats, alarm: float) -> Floats:
+    """100 when the detector sees nothing, 50 at the alarm threshold, towards 0 beyond."""
+    ratio = np.asarray(statistic, dtype=np.float64) / alarm
+    return np.asarray(100.0 / (1.0 + ratio**2), dtype=np.float64)
+
+
+def _empty_scores(channels: list[str]) -> pd.DataFrame:
+    columns = ["statistic", "score", "anomalous", "mode", "mode_probability", "sensor_fault"]
+    return pd.DataFrame(columns=[*columns, *channels])
+
+
+def channel_scales(aggregates: pd.DataFrame, model: LoadModel) -> dict[str, ChannelScale]:
+    """Each channel's load span and noise, from healthy aggregates."""
+    arranged = arrange(aggregates, model.channels)
+    means = arranged.stats["mean"]
+    ranges = arranged.stats["max"] - arranged.stats["min"]
+    li = model.load_index
+    load_span = 1.0
+    if li is not None:
+        low, high = np.nanpercentile(means[:, li], [5, 95])
+        load_span = float(high - low) or 1.0
+    out: dict[str, ChannelScale] = {}
+    for j, channel in enumerate(model.channels):
+        low, high = np.nanpercentile(means[:, j], [5, 95])
+        span = float(high - low)
+        coef = model.coef.get(channel)
+        if coef is not None and coef.size > 1:
+            span = max(span, float(np.abs(coef[1:]).sum() * load_span))
+        noise = float(np.nanmedian(ranges[:, j]))
+        out[channel] = ChannelScale(span=max(span, 1e-6), noise=max(noise, 1e-9))
+    return out
+
+
+def row_load(aggregates: pd.DataFrame, model: LoadModel) -> Floats:
+    """The operating point (0 idle .. 1 full) of every aggregate row's bucket."""
+    if model.load is None:
+        return np.full(len(aggregates), 0.5)
+    key = ["equipment_id", "window", "bucket"]
+    load = aggregates.loc[aggregates["channel"] == model.load, [*key, "mean"]]
+    low, high = np.nanpercentile(load["mean"], [5, 95])
+    merged = aggregates[key].merge(load, on=key, how="left")
+    level = (merged["mean"].to_numpy(dtype=np.float64) - low) / max(high - low, 1e-9)
+    return np.asarray(np.nan_to_num(np.clip(level, 0.0, 1.0), nan=0.5), dtype=np.float64)
+
+
+def fit_load_model(history: pd.DataFrame, channels: list[str]) -> LoadModel:
+    """The family's load model from (a sample of) its healthy history."""
+    model = LoadModel.for_channels(channels)
+    return model.fit(arrange(history, model.channels))
+
+
+def train_family(
+    family: str,
+    history: pd.DataFrame,
+    channels: list[str],
+    config: TrainingConfig | None = None,
+    progress: Any = None,
+) -> tuple[FamilyModel, dict[str, Any]]:
+    """Fit a family's model on its stored (mostly healthy) history, all in memory."""
+    load_model = fit_load_model(history, channels)
+    features = window_features(history, load_model)
+    return train_from_features(
+        family, load_model, features, history, config=config, progress=progress
+    )
+
+
+def train_from_features(
+    family: str,
+    load_model: LoadModel,
+    features: pd.DataFrame,
+    sample: pd.DataFrame,
+    *,
+    config: TrainingConfig | None = None,
+    progress: Any = None,
+) -> tuple[FamilyModel, dict[str, Any]]:
+    """Fit baselines, detector and classifier on window features of the whole family;
+    ``sample`` (aggregates of some machines) is where failure modes are injected."""
+    config = config or TrainingConfig()
+    say = progress or (lambda _msg: None)
+    say(f"{family}: load model on {load_model.load or 'no load channel'}")
+    buckets_per_window = float(features["buckets"].quantile(0.9))
+    features = features[features["buckets"] >= config.min_coverage * buckets_per_window]
+    machines = features.index.get_level_values("equipment_id").to_numpy()
+    if len(features) < 20 or len(np.unique(machines)) < 2:
+        raise NotEnoughDataError(
+            f"{family}: {len(features)} usable windows of {len(np.unique(machines))} machines; "
+            "need at least 20 windows of 2 machines"
+        )
+    columns = [f"{c}:{f}" for c in load_model.channels for f in FEATURES]
+    baseline = MachineBaseline(
+        prior_rows=config.prior_rows, threshold=1e6, min_scale=scale_floors(features[columns])
+    ).fit(features[columns].to_numpy(), groups=machines)
+    model = FamilyModel(
+        family=family,
+        channels=load_model.channels,
+        load_model=load_model,
+        baseline=baseline,
+        # inputs are z-scores already: a feature that never moved while healthy (coverage
+        # at 100 %) must not turn its first wobble into an infinite statistic
+        detector=PCADetector(
+            n_components=config.n_components, limit_quantile=config.limit_quantile, min_scale=0.5
+        ),
+        alarm_threshold=1.0,
+        buckets_per_window=buckets_per_window,
+        config=config,
+    )
+    z = model.z_scores(features).to_numpy()
+    model.detector.fit(z)
+    statistic = model.detector.statistic(z)
+    model.alarm_threshold = max(float(np.quantile(statistic, config.alarm_quantile)), 1.0)
+    say(
+        f"{family}: {len(features)} healthy windows of {len(np.unique(machines))} machines, "
+        f"{model.detector.n_components_} components, alarm at {model.alarm_threshold:.2f}"
+    )
+    metrics: dict[str, Any] = {
+        "windows": len(features),
+        "machines": len(np.unique(machines)),
+        "components": int(model.detector.n_components_),
+        "alarm_threshold": model.alarm_threshold,
+        "training_alarm_rate": float(np.mean(statistic > model.alarm_threshold)),
+    }
+    sample_keys = sample.set_index(["equipment_id", "window"]).index.unique()
+    usable = features[features.index.isin(sample_keys)]
+    model.classifier, metrics["modes"] = _train_classifier(model, sample, usable, config, say)
+    return model, metrics
+
+
+def _train_classifier(
+    model: FamilyModel,
+    history: pd.DataFrame,
+    features: pd.DataFrame,
+    config: TrainingConfig,
+    say: Any,
+) -> tuple[FailureModeClassifier | None, dict[str, Any]]:
+    rng = np.random.default_rng(config.seed)
+    channels = model.channels
+    modes = [m for m in MODES if applicable(m, channels)]
+    keys = list(features.index)
+    picks = rng.choice(len(keys), size=min(config.injections, len(keys)), replace=False)
+    faults: dict[tuple[int, int], Injected] = {}
+    for i in picks:
+        mode = modes[int(rng.integers(len(modes)))]
+        sensor = channels[int(rng.integers(len(channels)))] if mode in SENSOR_MODES else None
+        key = (int(keys[i][0]), int(keys[i][1]))
+        faults[key] = Injected(mode, float(rng.uniform(0.4, 1.0)), sensor)
+    scales = channel_scales(history, model.load_model)
+    chosen = pd.MultiIndex.from_tuples(list(faults), names=["equipment_id", "window"])
+    subset = history.set_index(["equipment_id", "window"]).loc[chosen].reset_index()
+    faulty = inject(subset, faults, scales, row_load(subset, model.load_model), rng)
+    injected = window_features(faulty, model.load_model)
+    injected = injected[model.usable(injected)]
+    z = model.z_scores(injected)
+    flagged = model.detector.statistic(z.to_numpy()) > model.alarm_threshold
+    labels = np.array([faults[(int(k[0]), int(k[1]))].mode for k in z.index])
+    detected = {m: float(flagged[labels == m].mean()) for m in modes if (labels == m).any()}
+    x, y = signatures(z[flagged], channels), labels[flagged]
+    if len(np.unique(y)) < 2:
+        say(f"{model.family}: too few detected injections to learn failure modes")
+        return None, {"detected_share": detected}
+    half = rng.random(len(y)) < 0.7
+    check = FailureModeClassifier(random_state=config.seed).fit(x[half], y[half])
+    accuracy = (
+        float(np.mean(check.predict(x[~half]) == y[~half])) if (~half).any() else float("nan")
+    )
+    classifier = FailureModeClassifier(random_state=config.seed).fit(x, y)
+    say(
+        f"{model.family}: failure modes from {len(y)} detected injections, "
+        f"held-out accuracy {accuracy:.0%}"
+    )
+    return classifier, {
+        "detected_share": detected,
+        "held_out_accuracy": accuracy,
+        "trained_on": len(y),
+    }

@@ -1,0 +1,230 @@
+"""Window features of machines, from time-bucketed aggregates (pure pandas / NumPy).
+
+Input: one row per machine, window, bucket and channel with the bucket's ``mean``,
+``min``, ``max`` and ``count`` of readings (``time_bucket`` aggregates, see
+models/store.py), and the bucket's time ``t_h`` in hours. Output: one row per
+(machine, window) with five features per health channel:
+
+``level``     mean of the channel's *load-conditioned residual*: the bucket mean minus
+              what the family's load model expects at that operating point (the same
+              coolant temperature means different things at idle and at full load);
+``trend``     slope of that residual, per hour;
+``noise``     log of the mean within-bucket range (max - min): a noisy sensor raises it,
+              a stuck one sends it to the floor;
+``load_corr`` correlation of the residual with the load over the window: a fault that
+              grows with load (fouling, internal leakage) correlates, a sensor that drifts
+              or sticks does not follow the load at all;
+``coverage``  share of the window's buckets where the channel reported (dropouts).
+
+The load model (``LoadModel``) is fitted per family on healthy buckets: each channel's
+bucket mean regressed on the load and two exponential means of it (temperatures lag).
+Everything is vectorised over machines and windows (groupby sums, no Python loop over
+machines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from models.errors import NotEnoughDataError
+from models.roles import health_channels, load_channel
+
+FEATURES = ("level", "trend", "noise", "load_corr", "coverage")
+KEY = ["equipment_id", "window"]
+STATS = ["mean", "min", "max", "count"]
+Floats = NDArray[np.float64]
+
+
+def feature_names(channels: Sequence[str]) -> list[str]:
+    return [f"{c}:{f}" for c in channels for f in FEATURES]
+
+
+@dataclass(frozen=True)
+class Arranged:
+    """Aggregates as arrays: one row per (machine, window, bucket), one column per channel."""
+
+    keys: pd.MultiIndex  # (equipment_id, window) of every row
+    t_h: Floats
+    stats: dict[str, Floats]  # "mean", "min", "max", "count": rows x channels
+
+
+def arrange(aggregates: pd.DataFrame, channels: Sequence[str]) -> Arranged:
+    """Pivot long aggregates to rows of (machine, window, bucket) x channels."""
+    needed = {*KEY, "bucket", "t_h", "channel", *STATS}
+    missing = needed - set(aggregates.columns)
+    if missing:
+        raise ValueError(f"aggregates lack columns {sorted(missing)}")
+    rows = aggregates[aggregates["channel"].isin(channels)]
+    if rows.empty:
+        raise NotEnoughDataError("no readings of the model's channels in the window")
+    column = pd.Index(list(channels)).get_indexer(pd.Index(rows["channel"]))
+    machine = rows["equipment_id"].to_numpy(dtype=np.int64)
+    window = rows["window"].to_numpy(dtype=np.int64)
+    bucket = _as_int64(rows["bucket"])
+    order = np.lexsort((bucket, window, machine))
+    m, w, b = machine[order], window[order], bucket[order]
+    new = np.r_[True, (m[1:] != m[:-1]) | (w[1:] != w[:-1]) | (b[1:] != b[:-1])]
+    row = np.empty(len(order), dtype=np.int64)
+    row[order] = np.cumsum(new) - 1
+    n = int(new.sum())
+    t_h = np.zeros(n)
+    t_h[row] = rows["t_h"].to_numpy(dtype=np.float64)
+    stats: dict[str, Floats] = {}
+    for name in STATS:
+        table = np.full((n, len(channels)), np.nan)
+        table[row, column] = rows[name].to_numpy(dtype=np.float64)
+        stats[name] = table
+    keys = pd.MultiIndex.from_arrays([m[new], w[new]], names=KEY)
+    return Arranged(keys=keys, t_h=t_h, stats=stats)
+
+
+def _as_int64(values: pd.Series) -> NDArray[np.int64]:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return np.asarray(values.to_numpy(dtype="datetime64[ns]").astype(np.int64))
+    return np.asarray(values.to_numpy(dtype=np.int64))
+
+
+def _load_design(arranged: Arranged, load_index: int | None, fast: float, slow: float) -> Floats:
+    """[1, load, fast and slow exponential means of the load] per row (NaN where unknown)."""
+    n = arranged.t_h.shape[0]
+    if load_index is None:
+        return np.ones((n, 1))
+    load = arranged.stats["mean"][:, load_index]
+    # rows are sorted by (machine, window, bucket): the grouped result keeps their order
+    frame = pd.DataFrame(
+        {
+            "g0": arranged.keys.get_level_values(0),
+            "g1": arranged.keys.get_level_values(1),
+            "load": load,
+        }
+    )
+    grouped = frame.groupby(["g0", "g1"], sort=True)["load"]
+    ewm_fast = grouped.ewm(halflife=fast).mean().to_numpy()
+    ewm_slow = grouped.ewm(halflife=slow).mean().to_numpy()
+    return np.column_stack([np.ones(n), load, ewm_fast, ewm_slow])
+
+
+@dataclass
+class LoadModel:
+    """Per family: what each channel reads at a given operating point, when healthy."""
+
+    channels: list[str]
+    fast_halflife: float = 5.0  # buckets
+    slow_halflife: float = 20.0
+    load: str | None = None
+    coef: dict[str, Floats] = field(default_factory=dict)
+    magnitude: Floats | None = None  # typical |reading| per channel: floors of the noise feature
+
+    @classmethod
+    def for_channels(cls, codes: Sequence[str]) -> LoadModel:
+        channels = health_channels(codes)
+        if not channels:
+            raise NotEnoughDataError(f"no health channels among {list(codes)}")
+        return cls(channels=channels, load=load_channel(channels))
+
+    @property
+    def load_index(self) -> int | None:
+        return self.channels.index(self.load) if self.load is not None else None
+
+    def design(self, arranged: Arranged) -> Floats:
+        return _load_design(arranged, self.load_index, self.fast_halflife, self.slow_halflife)
+
+    def fit(self, arranged: Arranged) -> LoadModel:
+        design = self.design(arranged)
+        means = arranged.stats["mean"]
+        self.magnitude = np.nan_to_num(np.nanmedian(np.abs(means), axis=0)) + 1e-9
+        for j, channel in enumerate(self.channels):
+            if channel == self.load:
+                continue
+            ok = np.isfinite(means[:, j]) & np.isfinite(design).all(axis=1)
+            if ok.sum() < design.shape[1] + 2:
+                self.coef[channel] = np.r_[
+                    np.nanmean(means[:, j]) if ok.any() else 0.0, np.zeros(design.shape[1] - 1)
+                ]
+                continue
+            solution, *_ = np.linalg.lstsq(design[ok], means[ok, j], rcond=None)
+            self.coef[channel] = solution
+        return self
+
+    def residuals(self, arranged: Arranged) -> Floats:
+        """Bucket mean minus the expected value at the bucket's operating point."""
+        design = self.design(arranged)
+        means = arranged.stats["mean"]
+        out = np.empty_like(means)
+        for j, channel in enumerate(self.channels):
+            if channel == self.load or channel not in self.coef:
+                out[:, j] = means[:, j]
+                continue
+            out[:, j] = means[:, j] - design @ self.coef[channel]
+        return out
+
+
+def _group_sums(values: Floats, codes: NDArray[np.int64], n_groups: int) -> Floats:
+    """Sum of each column per group (NaN counted as 0)."""
+    out = np.zeros((n_groups, values.shape[1]))
+    np.add.at(out, codes, np.nan_to_num(values))
+    return out
+
+
+def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
+    """The five features of every channel for every (machine, window) in ``aggregates``."""
+    arranged = arrange(aggregates, model.channels)
+    residual = model.residuals(arranged)
+    codes_index, groups = pd.MultiIndex.from_arrays(
+        [arranged.keys.get_level_values(0), arranged.keys.get_level_values(1)]
+    ).factorize()
+    codes = np.asarray(codes_index, dtype=np.int64)
+    n = len(groups)
+    present = np.isfinite(residual)
+    cnt = _group_sums(present.astype(np.float64), codes, n)
+    safe = np.maximum(cnt, 1.0)
+    t = np.where(present, arranged.t_h[:, None], 0.0)
+    r = np.where(present, residual, 0.0)
+    st, sr = _group_sums(t, codes, n), _group_sums(r, codes, n)
+    stt, srr, str_ = (
+        _group_sums(t * t, codes, n),
+        _group_sums(r * r, codes, n),
+        _group_sums(t * r, codes, n),
+    )
+    level = sr / safe
+    var_t = stt / safe - (st / safe) ** 2
+    cov_tr = str_ / safe - (st / safe) * level
+    trend = np.where(var_t > 1e-12, cov_tr / np.where(var_t > 1e-12, var_t, 1.0), 0.0)
+
+    ranges = arranged.stats["max"] - arranged.stats["min"]
+    mean_range = _group_sums(np.where(present, ranges, 0.0), codes, n) / safe
+    scale = model.magnitude if model.magnitude is not None else np.ones(len(model.channels))
+    noise = np.log(mean_range + 1e-6 * scale)
+
+    load_corr = np.zeros_like(level)
+    li = model.load_index
+    if li is not None:
+        load = np.nan_to_num(arranged.stats["mean"][:, li])
+        lv = np.where(present, load[:, None], 0.0)
+        sl, sll = _group_sums(lv, codes, n), _group_sums(lv * lv, codes, n)
+        srl = _group_sums(lv * r, codes, n)
+        var_l = sll / safe - (sl / safe) ** 2
+        var_r = srr / safe - level**2
+        cov = srl / safe - (sl / safe) * level
+        denominator = np.sqrt(np.maximum(var_l * var_r, 0.0))
+        load_corr = np.where(
+            denominator > 1e-12, cov / np.where(denominator > 1e-12, denominator, 1.0), 0.0
+        )
+        load_corr[:, li] = 0.0
+        level[:, li] = 0.0  # how hard a machine works is not its health
+        trend[:, li] = 0.0
+
+    rows_per_group = np.bincount(codes, minlength=n).astype(np.float64)[:, None]
+    coverage = cnt / np.maximum(rows_per_group, 1.0)
+    level = np.where(cnt > 0, level, 0.0)
+    noise = np.where(cnt > 0, noise, np.log(1e-6 * scale))
+    stacked = np.stack([level, trend, noise, load_corr, coverage], axis=2)  # groups x ch x f
+    index = pd.MultiIndex.from_tuples(list(groups), names=KEY)
+    frame = pd.DataFrame(stacked.reshape(n, -1), index=index, columns=feature_names(model.channels))
+    frame["buckets"] = rows_per_group[:, 0]
+    return frame

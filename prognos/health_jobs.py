@@ -1,0 +1,42 @@
+"""Wiring of the health models into the platform: settings to jobs, jobs to the scheduler."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from models import scoring, training
+from models.scoring import ScoringJob
+from prognos.settings import Settings
+
+__all__ = ["ScoringJob", "schedule", "scoring_settings", "train_settings"]
+
+log = logging.getLogger(__name__)
+
+
+def scoring_settings(settings: Settings) -> scoring.ScoringSettings:
+    m = settings.models
+    return scoring.ScoringSettings(window_s=m.window_s, bucket_s=m.bucket_s, source=m.source)
+
+
+def train_settings(settings: Settings, days: float | None = None) -> training.TrainSettings:
+    m = settings.models
+    return training.TrainSettings(
+        days=days or m.training_days, window_s=m.window_s, bucket_s=m.bucket_s, source=m.source
+    )
+
+
+def schedule(scheduler: Any, pool: ConnectionPool, settings: Settings) -> ScoringJob | None:
+    """Score every machine every ``score_interval_s``; retrain on schedule if configured."""
+    m = settings.models
+    job = None
+    if m.scoring_enabled:
+        job = scoring.schedule(scheduler, pool, scoring_settings(settings), m.score_interval_s)
+    if m.retrain_interval_s is not None:
+        training.schedule_retraining(
+            scheduler, pool, train_settings(settings), m.retrain_interval_s
+        )
+        log.info("models are retrained every %.0f s", m.retrain_interval_s)
+    return job

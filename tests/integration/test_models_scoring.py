@@ -1,0 +1,199 @@
+"""Training, the registry and the scoring job against the real PostgreSQL + TimescaleDB.
+
+A fleet of concrete pumps gets a day of healthy minute rollups (``readings_1m``, as the
+rollup job writes them), is trained, and then one hour in which some machines carry a
+known fault is scored: the health rows must name those machines, their failure modes
+and the channels, and leave the healthy machines alone.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from models import registry, store, synthetic
+from models.errors import ModelVersionError, NoActiveModelError
+from models.injection import Injected
+from models.scoring import ScoringJob, ScoringSettings
+from models.training import TrainSettings, train
+from prognos.bench_score import load_rollups, register_fleet
+
+MACHINES = 12
+DAY0 = pd.Timestamp("2026-11-01T00:00:00Z")
+NOW = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # the scored hour is 00:00-01:00 on day 2
+FAULTS = {
+    3: Injected("bearing_wear", 0.9),
+    5: Injected("cooling_fouling", 0.9),
+    7: Injected("sensor_stuck", 1.0, "hydraulic_pressure"),
+    9: Injected("seal_hose_leak", 0.8),
+}
+
+
+@pytest.fixture
+def registered(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    return register_fleet(conn, MACHINES)
+
+
+@pytest.fixture
+def fleet(conn: psycopg.Connection[Any], registered: dict[str, int]) -> dict[str, int]:
+    ids = registered
+    history = synthetic.fleet(MACHINES, 60, windows=24, seed=4, start=DAY0)
+    load_rollups(conn, history, ids)
+    scored_hour = synthetic.fleet(
+        MACHINES, 60, seed=4, noise_seed=1, faults=FAULTS, start=DAY0 + pd.Timedelta(days=1)
+    )
+    load_rollups(conn, scored_hour, ids)
+    return ids
+
+
+SETTINGS = TrainSettings(days=1, window_s=3600, bucket_s=60, source="rollup")
+
+
+def test_train_registers_an_active_version_with_its_metadata(
+    conn: psycopg.Connection[Any], fleet: dict[str, int]
+) -> None:
+    messages: list[str] = []
+    (outcome,) = train(conn, SETTINGS, now=NOW - timedelta(hours=1), progress=messages.append)
+    assert outcome.version == 1, outcome.message
+    assert any("batch 1/1" in m for m in messages)  # progress was reported
+    (version,) = registry.versions(conn, "concrete_pump")
+    assert version.active
+    meta = version.metadata
+    assert meta["data_range"][0].startswith("2026-11-01T00:00")
+    assert meta["metrics"]["windows"] == 24 * MACHINES
+    assert "pump_vibration:level" in meta["features"]
+    assert "operating_hours" not in meta["channels"]
+    assert meta["libraries"]["scikit-learn"]
+    # a second training is version 2 and the only active one
+    (again,) = train(conn, SETTINGS, now=NOW - timedelta(hours=1))
+    assert again.version == 2
+    assert registry.active_versions(conn) == {"concrete_pump": 2}
+    registry.activate(conn, "concrete_pump", 1)
+    assert registry.active_versions(conn) == {"concrete_pump": 1}
+
+
+def test_scoring_finds_the_faulty_machines_and_names_their_modes(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, fleet: dict[str, int]
+) -> None:
+    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
+    job = ScoringJob(pool, ScoringSettings(window_s=3600, bucket_s=60, source="rollup"))
+    report = job.run_once(NOW)
+    assert report.scored == MACHINES
+    rows = conn.execute(
+        "SELECT equipment_id, score, anomalous, mode, sensor_fault, contributions, explanation,"
+        " model_version, time, rul_hours FROM health ORDER BY equipment_id"
+    ).fetchall()
+    by_machine = {r[0]: r for r in rows}
+    assert {r[8] for r in rows} == {NOW}
+    for machine, fault in FAULTS.items():
+        _, score, anomalous, mode, sensor, contributions, explanation, version, _, _ = by_machine[
+            machine
+        ]
+        assert anomalous, machine
+        assert score < 50
+        assert mode == fault.mode
+        assert sensor == fault.mode.startswith("sensor_")
+        assert abs(sum(contributions.values()) - 1.0) < 1e-3
+        assert version == 1
+        assert "%" in explanation
+    assert "pump vibration" in by_machine[3][6].split(",")[0]
+    assert "coolant temp" in by_machine[5][6].split(",")[0]
+    healthy = [r for m, r in by_machine.items() if m not in FAULTS]
+    assert not any(r[2] for r in healthy)
+    assert all(r[3] is None for r in healthy)
+    assert np.median([r[1] for r in healthy]) > 80
+    # scoring the same window again replaces the rows
+    job.run_once(NOW + timedelta(seconds=20))
+    (count,) = conn.execute("SELECT count(*) FROM health").fetchone() or (0,)
+    assert count == MACHINES
+
+
+def test_rul_follows_a_rising_statistic(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, fleet: dict[str, int]
+) -> None:
+    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
+    model, _, _ = registry.load(conn, "concrete_pump")
+    alarm = model.alarm_threshold
+    # machine 3's statistic rose steadily over the last 10 hours
+    for hours_ago in range(10, 0, -1):
+        conn.execute(
+            "INSERT INTO health (time, equipment_id, score, statistic, anomalous, contributions,"
+            " explanation, family, model_version) VALUES (%s, 3, 50, %s, false, '{}', '', "
+            "'concrete_pump', 1)",
+            (NOW - timedelta(hours=hours_ago), alarm * (0.1 + 0.05 * (10 - hours_ago))),
+        )
+    ScoringJob(pool, ScoringSettings(window_s=3600, bucket_s=60)).run_once(NOW)
+    rul, low, high = conn.execute(
+        "SELECT rul_hours, rul_low_hours, rul_high_hours FROM health WHERE equipment_id = 3 "
+        "AND time = %s",
+        (NOW,),
+    ).fetchone() or (None, None, None)
+    assert rul is not None
+    assert low <= rul <= high
+    assert rul < 720  # on its way to failure, within the horizon
+
+
+def test_a_model_from_other_library_versions_is_refused_clearly(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, fleet: dict[str, int]
+) -> None:
+    with pytest.raises(NoActiveModelError, match="prognos train --family concrete_pump"):
+        registry.load(conn, "concrete_pump")
+    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
+    conn.execute(
+        "UPDATE model_versions SET metadata = jsonb_set(metadata, '{libraries,scikit-learn}',"
+        " '\"0.24.2\"')"
+    )
+    with pytest.raises(ModelVersionError, match=r"scikit-learn 0\.24\.2 \(running "):
+        registry.load(conn, "concrete_pump")
+    report = ScoringJob(pool, ScoringSettings()).run_once(NOW)
+    assert report.scored == 0
+    assert "other library versions" in report.skipped["concrete_pump"]
+
+
+def test_raw_readings_are_bucketed_with_time_bucket(
+    conn: psycopg.Connection[Any], registered: dict[str, int]
+) -> None:
+    start = datetime(2026, 11, 3, tzinfo=UTC)
+    values = [20.0, 22.0, 30.0, 31.0]
+    for k, v in enumerate(values):
+        conn.execute(
+            "INSERT INTO readings (time, equipment_id, channel_id, value) VALUES (%s, 2, %s, %s)",
+            (start + timedelta(seconds=20 * k), registered["coolant_temp"], v),
+        )
+    frame = store.window_aggregates(
+        conn, start, start + timedelta(minutes=2), bucket_s=60, window_s=120, source="raw"
+    )
+    assert len(frame) == 2
+    first = frame.sort_values("bucket").iloc[0]
+    assert (first["mean"], first["min"], first["max"], first["count"]) == (24.0, 20.0, 30.0, 3)
+    assert first["channel"] == "coolant_temp"
+    assert first["t_h"] == 0.0
+
+
+def test_prognos_train_from_the_command_line(
+    conn: psycopg.Connection[Any], database_url: str, registered: dict[str, int]
+) -> None:
+    recent = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=13)
+    load_rollups(conn, synthetic.fleet(MACHINES, 60, windows=12, seed=4, start=recent), registered)
+    env = {**os.environ, "PROGNOS_DATABASE_URL": database_url}
+    out = subprocess.run(
+        [sys.executable, "-m", "prognos.cli", "train", "--days", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "concrete_pump: version 1 active" in out.stdout
+    assert "batch 1/1" in out.stderr  # progress
+    assert registry.active_versions(conn) == {"concrete_pump": 1}
