@@ -142,7 +142,7 @@ def end_to_end(admin_url: str, machines: int, progress: Any) -> dict[str, Any]:
 
 def main(*, quick: bool = False, as_json: bool = False) -> int:
     progress = (lambda _m: None) if as_json else (lambda m: print(m, flush=True))
-    memory_machines = 2_000 if quick else 20_000
+    memory_machines = 2_000 if quick else 10_000
     db_machines = 1_000 if quick else 10_000
     result: dict[str, Any] = {"target_machines_per_min": 10_000}
     result["in_memory"] = bench.run(memory_machines, progress=progress)
