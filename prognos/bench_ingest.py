@@ -244,8 +244,7 @@ def _cpu_seconds() -> float:
 
 def worker_main(
     url: str,
-    host: str,
-    port: int,
+    mqtt: MqttAddress,
     client_id: str,
     group: str,
     stop: EventType,
@@ -267,8 +266,10 @@ def worker_main(
     worker = IngestWorker(
         WorkerConfig(
             database_url=url,
-            mqtt_host=host,
-            mqtt_port=port,
+            mqtt_host=mqtt.host,
+            mqtt_port=mqtt.port,
+            mqtt_username=mqtt.username,
+            mqtt_password=mqtt.password,
             topic_prefix=PREFIX,
             client_id=client_id,
             share_group=group,
@@ -310,7 +311,7 @@ def start_workers(ctx: Any, url: str, mqtt: MqttAddress, count: int, tag: str) -
     procs = [
         ctx.Process(
             target=worker_main,
-            args=(url, mqtt.host, mqtt.port, f"bench-{tag}-{i}", group, stop, ready, report),
+            args=(url, mqtt, f"bench-{tag}-{i}", group, stop, ready, report),
         )
         for i in range(count)
     ]
@@ -335,25 +336,35 @@ def wait_rows(url: str, total: int, timeout_s: float = 300) -> float:
     raise RuntimeError(f"only part of {total} readings arrived in {timeout_s}s")
 
 
+@dataclass(frozen=True)
+class Rig:
+    """What every end-to-end phase runs on."""
+
+    ctx: Any
+    url: str
+    ingest: MqttAddress  # the workers' login (reads telemetry)
+    gateway: MqttAddress  # the load publishers' login (may publish for any machine)
+    machines: list[str]
+    publishers: int
+
+
 def end_to_end(
-    ctx: Any,
-    url: str,
-    mqtt: MqttAddress,
-    machines: list[str],
+    rig: Rig,
     readings: int,
+    *,
     samples: int,
     channels: int,
     workers: int,
-    publishers: int,
     tag: str,
     rate_readings: float | None = None,
 ) -> dict[str, Any]:
     """Publish ``readings`` readings and wait until all are committed; returns the figures."""
+    url, machines = rig.url, rig.machines
     truncate(url)
     per_message = samples * channels
     messages_per_machine = max(readings // (per_message * len(machines)), 1)
     total = messages_per_machine * len(machines) * per_message
-    pool = start_workers(ctx, url, mqtt, workers, tag)
+    pool = start_workers(rig.ctx, url, rig.ingest, workers, tag)
     try:
         plan = LoadPlan(
             serials=tuple(machines),
@@ -366,8 +377,10 @@ def end_to_end(
         )
         load = run_load(
             plan,
-            BrokerLogin(mqtt.host, mqtt.port, mqtt.username, mqtt.password),
-            processes=publishers,
+            BrokerLogin(
+                rig.gateway.host, rig.gateway.port, rig.gateway.username, rig.gateway.password
+            ),
+            processes=rig.publishers,
             rate_msgs=None if rate_readings is None else rate_readings / per_message,
             client_prefix=f"bench-load-{tag}",
         )
@@ -400,13 +413,19 @@ def run(config: BenchConfig, progress: Any = print) -> Result:
     ctx = mp.get_context("spawn")
     home = Path(tempfile.mkdtemp(prefix="prognos-bench-"))
     home.chmod(0o755)
-    services = LocalServices(home, durable=True)
+    services = LocalServices(home, durable=True, topic_prefix=PREFIX)  # access control on
     result = Result()
     try:
         endpoints = services.start()
-        mqtt = MqttAddress.parse(endpoints.mqtt_url)
         url, ids = fresh_database(endpoints.database_url, "prognos_bench", config.machines)
-        machines = sorted(ids)
+        rig = Rig(
+            ctx=ctx,
+            url=url,
+            ingest=MqttAddress.parse(endpoints.mqtt_url),
+            gateway=MqttAddress.parse(services.mosquitto.gateway_url),
+            machines=sorted(ids),
+            publishers=config.publishers,
+        )
         progress("ceiling: the writer COPYing into the hypertable ...")
         result.ceiling = measure_ceiling(url, ids, config.ceiling_rows)
         truncate(url)
@@ -416,36 +435,23 @@ def run(config: BenchConfig, progress: Any = print) -> Result:
         result.naive = measure_naive(url, ids, config.naive_seconds)
         progress("end to end: batched messages (50 readings), one worker ...")
         batched = end_to_end(
-            ctx,
-            url,
-            mqtt,
-            machines,
-            config.batched_readings,
-            10,
-            5,
-            1,
-            config.publishers,
-            "batched",
+            rig, config.batched_readings, samples=10, channels=5, workers=1, tag="batched"
         )
         result.end_to_end = batched["rate"]
         progress("end to end: single-reading messages, two workers ...")
         single = end_to_end(
-            ctx, url, mqtt, machines, config.single_readings, 1, 1, 2, config.publishers, "single"
+            rig, config.single_readings, samples=1, channels=1, workers=2, tag="single"
         )
         result.end_to_end_single_2_workers = single["rate"]
         half = result.end_to_end / 2
         progress(f"latency at half the batched rate ({half:,.0f} readings/s) ...")
         latency = end_to_end(
-            ctx,
-            url,
-            mqtt,
-            machines,
+            rig,
             int(half * config.latency_seconds),
-            10,
-            5,
-            1,
-            config.publishers,
-            "latency",
+            samples=10,
+            channels=5,
+            workers=1,
+            tag="latency",
             rate_readings=half,
         )
         result.lost = batched["lost"] + single["lost"] + latency["lost"]

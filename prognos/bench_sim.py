@@ -43,7 +43,7 @@ def report(result: dict[str, object]) -> str:
 def main(*, quick: bool = False, as_json: bool = False, fleet_file: Path = FLEET) -> int:
     home = Path(tempfile.mkdtemp(prefix="prognos-bench-sim-"))
     home.chmod(0o755)
-    broker = LocalMosquitto(home)
+    broker = LocalMosquitto(home, secure=False)  # anonymous machines: no registry here
     progress = (lambda _m: None) if as_json else (lambda m: print(m, flush=True))
     try:
         broker.start()

@@ -11,10 +11,11 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
 
 from alerts.receiver import WebhookReceiver
 from device_sim.fleet import load_fleet
-from prognos import bench_ingest, bench_sim, cli_models, db, logs, sim_command
+from prognos import bench_ingest, bench_sim, cli_devices, cli_models, db, logs, sim_command
 from prognos.endpoints import resolve
 from prognos.errors import ConfigurationError, PrognosError
 from prognos.localservices import LocalServices
@@ -56,15 +57,24 @@ def _status_line(platform: Platform) -> str:
     return "status: " + "; ".join(parts)
 
 
+def redact(url: str) -> str:
+    """A URL without its password (user names stay: they say which account is used)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 # ---------------------------------------------------------------- commands
 def cmd_up(settings: Settings, _args: argparse.Namespace) -> int:
 
-    services = LocalServices(settings.home)
+    services = LocalServices(settings.home, topic_prefix=settings.topic_prefix)
     endpoints = services.start(
         postgres=settings.database_url is None, mosquitto=settings.mqtt_url is None
     )
-    print(f"database: {settings.database_url or endpoints.database_url}")
-    print(f"broker:   {settings.mqtt_url or endpoints.mqtt_url}")
+    print(f"database: {redact(settings.database_url or endpoints.database_url)}")
+    print(f"broker:   {redact(settings.mqtt_url or endpoints.mqtt_url)}")
     return 0
 
 
@@ -78,10 +88,10 @@ def cmd_down(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_status(settings: Settings, _args: argparse.Namespace) -> int:
 
     running = LocalServices(settings.home).running_endpoints()
-    print(
-        f"database: {settings.database_url or running.get('database_url', 'local one not running')}"
-    )
-    print(f"broker:   {settings.mqtt_url or running.get('mqtt_url', 'local one not running')}")
+    database = settings.database_url or running.get("database_url")
+    broker = settings.mqtt_url or running.get("mqtt_url")
+    print(f"database: {redact(database) if database else 'local one not running'}")
+    print(f"broker:   {redact(broker) if broker else 'local one not running'}")
     return 0
 
 
@@ -110,7 +120,7 @@ def _run_platform(
     settings: Settings, *, fleet_file: Path | None, sim: bool, api: bool, ingest: bool, demo: bool
 ) -> int:
 
-    services = LocalServices(settings.home)
+    services = LocalServices(settings.home, topic_prefix=settings.topic_prefix)
     started_here = False
     if demo and (settings.database_url is None or settings.mqtt_url is None):
         before = services.running_endpoints()
@@ -138,6 +148,7 @@ def _run_platform(
             with_ingest=ingest,
             webhook_urls=urls,
             webhook_secret=secret,
+            local_broker=services.mosquitto if settings.mqtt_url is None else None,
         )
         platform.start()
         print("\nPrognos is running." + (" (simulated fleet on)" if sim else ""))
@@ -259,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stop what it started on exit",
     )
     cli_models.register(sub)
+    cli_devices.register(sub)
     p = add("bench", cmd_bench, "measure performance against private local services")
     p.add_argument("target", choices=["ingest", "sim", "score"], help="what to measure")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -31,9 +31,9 @@ from ingest import retention, rollups
 from ingest.broker_watch import BrokerWatch
 from ingest.protocol import Limits
 from ingest.worker import IngestWorker, WorkerConfig
-from prognos import db, health_jobs, migrations, timescale
+from prognos import db, device_access, health_jobs, migrations, timescale
 from prognos.endpoints import Resolved
-from prognos.localservices import free_port, port_is_free
+from prognos.localservices import LocalMosquitto, free_port, port_is_free
 from prognos.metrics import PlatformCollector
 from prognos.pipeline import AlertPipeline
 from prognos.seed import seed
@@ -95,6 +95,8 @@ class Platform:
     rollup_job: rollups.RollupJob | None = None
     retention_job: retention.RetentionJob | None = None
     scoring_job: health_jobs.ScoringJob | None = None
+    local_broker: LocalMosquitto | None = None  # ours to configure: machine accounts
+    access_job: device_access.BrokerAccessJob | None = None
     _parts: list[tuple[str, Any]] = field(default_factory=list)
 
     def start(self) -> None:
@@ -105,6 +107,7 @@ class Platform:
             log.info("fleet loaded", extra=counts)
         self.pool = db.make_pool(self.endpoints.database_url, size=self.settings.db_pool_size)
         self._parts.append(("database pool", self.pool.close))
+        self._prepare_broker_access()
 
         if self.with_ingest:
             self.pipeline = AlertPipeline(self.pool)
@@ -145,6 +148,14 @@ class Platform:
             coalesce=True,
         )
         self._schedule_rollups(scheduler, edition)
+        if self.local_broker is not None and self.local_broker.secure:
+            self.access_job = device_access.schedule(
+                scheduler,
+                self.pool,
+                self.local_broker,
+                self.settings.topic_prefix,
+                self.settings.ingest.access_sync_s,
+            )
         self.scoring_job = health_jobs.schedule(scheduler, self.pool, self.settings)
         scheduler.start()
         self._parts.append(("scheduler", lambda: scheduler.shutdown(wait=True)))
@@ -157,6 +168,18 @@ class Platform:
 
         if self.fleet is not None:
             self._start_sim(self.fleet)
+
+    def _prepare_broker_access(self) -> None:
+        """On the local broker: the simulated machines' secrets, and every machine's account."""
+        broker = self.local_broker
+        if broker is None or not broker.secure:
+            return
+        with db.connect(self.endpoints.database_url) as conn:
+            if self.fleet is not None:  # the simulator runs the machines: it holds their secrets
+                device_access.ensure_simulated_credentials(
+                    conn, device_access.local_credentials_path(self.settings)
+                )
+            device_access.sync_broker(conn, broker, self.settings.topic_prefix)
 
     def _start_api(self, edition: str) -> None:
         assert self.pool is not None  # noqa: S101
@@ -213,11 +236,20 @@ class Platform:
                 password=self.endpoints.mqtt.password,
                 buffer_samples=sim.buffer_samples,
             ),
-            credentials=load_credentials(sim.credentials_file) if sim.credentials_file else None,
+            credentials=self._sim_credentials(),
             truth=[TruthDb(self.endpoints.database_url, fleet.seed)],
         )
         simulation.start_thread()
         self._parts.append(("simulator", simulation.stop))
+
+    def _sim_credentials(self) -> dict[str, tuple[str, str]] | None:
+        if self.settings.sim.credentials_file is not None:
+            return load_credentials(self.settings.sim.credentials_file)
+        if self.local_broker is not None and self.local_broker.secure:
+            return device_access.read_credentials(
+                device_access.local_credentials_path(self.settings)
+            )
+        return None
 
     def _schedule_rollups(
         self, scheduler: BackgroundScheduler, edition: timescale.TimescaleEdition

@@ -33,6 +33,9 @@ class IngestSettings(BaseModel):
     session_expiry_s: int = Field(3600, ge=1)
     max_future_s: float = Field(300.0, ge=0, description="reject readings this far ahead")
     max_past_s: float = Field(90 * 86400.0, ge=0, description="reject readings this old")
+    access_sync_s: float = Field(
+        30.0, gt=0, description="seconds between syncs of the local broker's accounts"
+    )
 
 
 class WebhookSettings(BaseModel):

@@ -30,13 +30,14 @@ from tests.fixtures.ingest_process import IngestProcess
 from tests.waiting import wait_for
 
 MACHINES = 20
+PREFIX = "prognos-faults/v1"  # the topics this module's broker grants its accounts
 
 
 @pytest.fixture(scope="module")
 def own_services() -> Iterator[LocalServices]:
     home = Path(tempfile.mkdtemp(prefix="prognos-faults-"))
     home.chmod(0o755)
-    services = LocalServices(home, durable=True)
+    services = LocalServices(home, durable=True, topic_prefix=PREFIX)  # access control on
     try:
         services.start()
     except PrognosError as exc:
@@ -57,24 +58,23 @@ def database(own_services: LocalServices) -> str:
 
 
 @pytest.fixture
-def broker(own_services: LocalServices) -> MqttAddress:
+def gateway(own_services: LocalServices) -> MqttAddress:
+    """The login of a gateway: it may publish the telemetry of any machine."""
     if not own_services.mosquitto.is_running():
         own_services.mosquitto.start()
-    return MqttAddress.parse(own_services.mosquitto.url)
+    return MqttAddress.parse(own_services.mosquitto.gateway_url)
 
 
 @pytest.fixture
-def ingest(
-    database: str, own_services: LocalServices, topic_prefix: str
-) -> Iterator[Callable[[str], IngestProcess]]:
+def ingest(database: str, own_services: LocalServices) -> Iterator[Callable[[str], IngestProcess]]:
     started: list[IngestProcess] = []
     group = f"g{uuid.uuid4().hex[:8]}"
 
     def make(client_id: str) -> IngestProcess:
         proc = IngestProcess(
             database_url=database,
-            mqtt_url=own_services.mosquitto.url,
-            topic_prefix=topic_prefix,
+            mqtt_url=own_services.mosquitto.url,  # the ingest account
+            topic_prefix=PREFIX,
             client_id=f"{client_id}-{group}",
             share_group=group,
         )
@@ -87,12 +87,12 @@ def ingest(
 
 
 @pytest.fixture
-def start_load(broker: MqttAddress, topic_prefix: str) -> Iterator[Callable[..., Load]]:
+def start_load(gateway: MqttAddress) -> Iterator[Callable[..., Load]]:
     """Start a load publisher; each is cancelled when the test ends, even half-way."""
     started: list[Load] = []
 
     def start(*, rounds: int, rate_msgs: float, samples: int = 5) -> Load:
-        load = Load(broker, topic_prefix, rounds=rounds, rate_msgs=rate_msgs, samples=samples)
+        load = Load(gateway, rounds=rounds, rate_msgs=rate_msgs, samples=samples)
         started.append(load)
         return load.start()
 
@@ -104,19 +104,21 @@ def start_load(broker: MqttAddress, topic_prefix: str) -> Iterator[Callable[...,
 class Load:
     """A load publisher in a thread: ``messages_per_machine`` rounds at ``rate_msgs``."""
 
-    def __init__(
-        self, broker: MqttAddress, prefix: str, *, rounds: int, rate_msgs: float, samples: int
-    ) -> None:
+    def __init__(self, login: MqttAddress, *, rounds: int, rate_msgs: float, samples: int) -> None:
         self.plan = LoadPlan(
             serials=tuple(f"B-{i:05d}" for i in range(MACHINES)),
             channels=("c0", "c1"),
             messages_per_machine=rounds,
             samples_per_message=samples,
             base_ms=(int(time.time()) - 3600) * 1000,
-            prefix=prefix,
+            prefix=PREFIX,
         )
         self.publisher = LoadPublisher(
-            broker.host, broker.port, client_id=f"load-{uuid.uuid4().hex[:8]}"
+            login.host,
+            login.port,
+            client_id=f"load-{uuid.uuid4().hex[:8]}",
+            username=login.username,
+            password=login.password,
         )
         self.rate_msgs = rate_msgs
         self.report: LoadReport | None = None
