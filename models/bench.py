@@ -65,6 +65,7 @@ def run(
     machines: int,
     *,
     baseline_machines: int = 300,
+    history_machines: int = 200,
     pin: bool = True,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> dict[str, Any]:
@@ -72,8 +73,11 @@ def run(
     this process stays pinned to it afterwards)."""
     cpu = one_core() if pin else -1
     with threadpool_limits(limits=1):
-        progress("training a family model on 200 machines x 12 hours of synthetic history ...")
-        model = trained_model()
+        progress(
+            f"training a family model on {history_machines} machines x 12 hours of "
+            "synthetic history ..."
+        )
+        model = trained_model(history_machines)
         progress(f"building the latest hour of {machines:,} machines ...")
         window = synthetic.fleet(machines, 60, seed=1, noise_seed=7, faults=faults_for(machines))
         progress("scoring all machines at once ...")

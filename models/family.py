@@ -225,7 +225,45 @@ def train_from_features(
             f"{family}: {len(features)} usable windows of {len(np.unique(machines))} machines; "
             "need at least 20 windows of 2 machines"
         )
+    model = _fit_detection(family, load_model, features, buckets_per_window, config)
+    # The alarm threshold comes from windows the baselines and detector did not see: fit
+    # on each machine's earlier 75 % of windows, score the later 25 % (in-sample
+    # statistics are optimistic, the more so the shorter the history), then refit on all.
+    windows = features.index.get_level_values("window").to_numpy()
+    later = windows >= np.quantile(np.unique(windows), 0.75)
+    if later.any() and (~later).sum() >= 20:
+        held = _fit_detection(family, load_model, features[~later], buckets_per_window, config)
+        statistic = held.detector.statistic(held.z_scores(features[later]).to_numpy())
+    else:
+        statistic = model.detector.statistic(model.z_scores(features).to_numpy())
+    model.alarm_threshold = max(float(np.quantile(statistic, config.alarm_quantile)), 1.0)
+    say(
+        f"{family}: {len(features)} healthy windows of {len(np.unique(machines))} machines, "
+        f"{model.detector.n_components_} components, alarm at {model.alarm_threshold:.2f}"
+    )
+    metrics: dict[str, Any] = {
+        "windows": len(features),
+        "machines": len(np.unique(machines)),
+        "components": int(model.detector.n_components_),
+        "alarm_threshold": model.alarm_threshold,
+        "held_out_alarm_rate": float(np.mean(statistic > model.alarm_threshold)),
+    }
+    sample_keys = sample.set_index(["equipment_id", "window"]).index.unique()
+    usable = features[features.index.isin(sample_keys)]
+    model.classifier, metrics["modes"] = _train_classifier(model, sample, usable, config, say)
+    return model, metrics
+
+
+def _fit_detection(
+    family: str,
+    load_model: LoadModel,
+    features: pd.DataFrame,
+    buckets_per_window: float,
+    config: TrainingConfig,
+) -> FamilyModel:
+    """Machine baselines and the detector on ``features`` (threshold still unset)."""
     columns = [f"{c}:{f}" for c in load_model.channels for f in FEATURES]
+    machines = features.index.get_level_values("equipment_id").to_numpy()
     baseline = MachineBaseline(
         prior_rows=config.prior_rows, threshold=1e6, min_scale=scale_floors(features[columns])
     ).fit(features[columns].to_numpy(), groups=machines)
@@ -243,25 +281,8 @@ def train_from_features(
         buckets_per_window=buckets_per_window,
         config=config,
     )
-    z = model.z_scores(features).to_numpy()
-    model.detector.fit(z)
-    statistic = model.detector.statistic(z)
-    model.alarm_threshold = max(float(np.quantile(statistic, config.alarm_quantile)), 1.0)
-    say(
-        f"{family}: {len(features)} healthy windows of {len(np.unique(machines))} machines, "
-        f"{model.detector.n_components_} components, alarm at {model.alarm_threshold:.2f}"
-    )
-    metrics: dict[str, Any] = {
-        "windows": len(features),
-        "machines": len(np.unique(machines)),
-        "components": int(model.detector.n_components_),
-        "alarm_threshold": model.alarm_threshold,
-        "training_alarm_rate": float(np.mean(statistic > model.alarm_threshold)),
-    }
-    sample_keys = sample.set_index(["equipment_id", "window"]).index.unique()
-    usable = features[features.index.isin(sample_keys)]
-    model.classifier, metrics["modes"] = _train_classifier(model, sample, usable, config, say)
-    return model, metrics
+    model.detector.fit(model.z_scores(features).to_numpy())
+    return model
 
 
 def _train_classifier(
@@ -275,16 +296,23 @@ def _train_classifier(
     channels = model.channels
     modes = [m for m in MODES if applicable(m, channels)]
     keys = list(features.index)
-    picks = rng.choice(len(keys), size=min(config.injections, len(keys)), replace=False)
+    # each injection goes into its own copy of a healthy window (renumbered -1, -2, ...),
+    # so a short history still yields enough examples of every mode
+    picks = rng.choice(len(keys), size=config.injections, replace=config.injections > len(keys))
+    positions = history.groupby(["equipment_id", "window"], sort=False).indices
+    rows, windows = [], []
     faults: dict[tuple[int, int], Injected] = {}
-    for i in picks:
+    for n, i in enumerate(picks):
+        machine, window = int(keys[i][0]), int(keys[i][1])
         mode = modes[int(rng.integers(len(modes)))]
         sensor = channels[int(rng.integers(len(channels)))] if mode in SENSOR_MODES else None
-        key = (int(keys[i][0]), int(keys[i][1]))
-        faults[key] = Injected(mode, float(rng.uniform(0.4, 1.0)), sensor)
+        faults[(machine, -(n + 1))] = Injected(mode, float(rng.uniform(0.4, 1.0)), sensor)
+        found = np.asarray(positions[(machine, window)], dtype=np.int64)
+        rows.append(found)
+        windows.append(np.full(found.size, -(n + 1)))
     scales = channel_scales(history, model.load_model)
-    chosen = pd.MultiIndex.from_tuples(list(faults), names=["equipment_id", "window"])
-    subset = history.set_index(["equipment_id", "window"]).loc[chosen].reset_index()
+    subset = history.iloc[np.concatenate(rows)].reset_index(drop=True)
+    subset["window"] = np.concatenate(windows)
     faulty = inject(subset, faults, scales, row_load(subset, model.load_model), rng)
     injected = window_features(faulty, model.load_model)
     injected = injected[model.usable(injected)]
