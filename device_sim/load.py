@@ -343,6 +343,7 @@ class LoadReport:
     readings: int
     acked: int
     refused: int
+    unrouted: int  # acknowledged "no matching subscribers": nobody was subscribed
     reconnects: int
     resent: int
     seconds: float  # from the first publish to the last PUBACK
@@ -384,6 +385,7 @@ def publish_plan(
         readings=sent * plan.readings_per_message,
         acked=c.acked,
         refused=c.refused,
+        unrouted=c.unrouted,
         reconnects=c.reconnects,
         resent=c.resent,
         seconds=time.monotonic() - started,
@@ -496,6 +498,7 @@ def run_load(
         readings=sum(r.readings for r in reports),
         acked=sum(r.acked for r in reports),
         refused=sum(r.refused for r in reports),
+        unrouted=sum(r.unrouted for r in reports),
         reconnects=sum(r.reconnects for r in reports),
         resent=sum(r.resent for r in reports),
         seconds=finished - started,
