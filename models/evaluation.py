@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from models import cmapss, skab, skab_methods
 from models.metrics import interval_coverage, phm08_score, rmse
@@ -82,11 +83,14 @@ def evaluate_cmapss_subset(
     selection: list[dict[str, Any]] = []
     if select:
         progress("cross-validating the regressor over training units (grouped by unit):")
-        candidate, table = cmapss.select(data.train, progress=progress)
+        with threadpool_limits(limits=1):
+            candidate, table = cmapss.select(data.train, progress=progress)
         selection = [{"candidate": repr(c), "cv_rmse": round(s, 3)} for c, s in table]
     progress(f"fitting on the training units ({candidate})")
-    pipeline = cmapss.RULPipeline(regressor=candidate.regressor()).fit(data.train)
-    point, lower, upper = pipeline.predict_last(data.test)
+    # one thread: on a busy 2-core machine OpenMP's second thread costs more than it gives
+    with threadpool_limits(limits=1):
+        pipeline = cmapss.RULPipeline(regressor=candidate.regressor()).fit(data.train)
+        point, lower, upper = pipeline.predict_last(data.test)
     truth = data.true_rul
     cap = pipeline.regressor.cap
     return {

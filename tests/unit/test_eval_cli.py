@@ -55,3 +55,13 @@ def test_a_missing_directory_is_a_clear_error(
     err = capsys.readouterr().err
     assert str(missing) in err
     assert "not found" in err
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_model_commands_have_their_own_help(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: prognos {command}")
