@@ -27,25 +27,42 @@ log = logging.getLogger(__name__)
 
 
 class PendingBatch:
-    """What is accumulated until a flush: readings, dead letters, acks to send."""
+    """What is accumulated until a flush: readings, dead letters, acks to send.
 
-    def __init__(self) -> None:
+    It is full at ``readings_limit`` readings or ``messages_limit`` messages, checked
+    after every message, so a burst of many messages never makes one huge batch.
+    """
+
+    def __init__(self, readings_limit: int = 5000, messages_limit: int = 5000) -> None:
         self.readings = ReadingBatch()
         self.dead: list[DeadLetter] = []
-        self.acks: list[tuple[int, list[int]]] = []  # (generation, QoS 1 packet ids)
         self.messages = 0
-        self.started = 0.0  # monotonic time of the first chunk
-        self.first_received_at = 0.0  # wall time the first chunk arrived
+        self.started = 0.0  # monotonic time of the first message
+        self.first_received_at = 0.0  # wall time the first message arrived
+        self._readings_limit = readings_limit
+        self._messages_limit = messages_limit
+        self._acks: dict[int, list[int]] = {}  # generation -> QoS 1 packet ids
 
     def __bool__(self) -> bool:
         return self.messages > 0
 
-    def add(self, chunk: Chunk) -> None:
+    @property
+    def full(self) -> bool:
+        return self.messages >= self._messages_limit or len(self.readings) >= self._readings_limit
+
+    @property
+    def acks(self) -> list[tuple[int, list[int]]]:
+        """(generation, packet ids) to acknowledge once the batch is committed."""
+        return list(self._acks.items())
+
+    def take(self, generation: int, received_at: float, mid: int, qos: int) -> None:
+        """Count a message in (its readings and dead letters are added by the assembler)."""
         if not self.messages:
             self.started = time.monotonic()
-            self.first_received_at = chunk.received_at
-        self.messages += len(chunk.messages)
-        self.acks.append((chunk.generation, [mid for mid, qos, _t, _p in chunk.messages if qos]))
+            self.first_received_at = received_at
+        self.messages += 1
+        if qos:
+            self._acks.setdefault(generation, []).append(mid)
 
 
 @dataclass
@@ -95,12 +112,21 @@ class BatchAssembler:
             log.warning("could not load the equipment catalog: %s", exc)
             self._loaded_at = now - self._refresh_s + self._reload_s  # retry soon
 
-    def add_chunk(self, chunk: Chunk, batch: PendingBatch) -> None:
-        batch.add(chunk)
+    def add_chunk(self, chunk: Chunk, batch: PendingBatch, start: int = 0) -> int:
+        """Decode ``chunk.messages[start:]`` into ``batch`` until it is full.
+
+        Returns the index of the first message not taken (``len`` when all were).
+        """
         received_at = datetime.fromtimestamp(chunk.received_at, UTC)
-        self.counts.received += len(chunk.messages)
-        for _mid, _qos, topic, payload in chunk.messages:
+        messages = chunk.messages
+        index = start
+        while index < len(messages) and not batch.full:
+            mid, qos, topic, payload = messages[index]
+            batch.take(chunk.generation, chunk.received_at, mid, qos)
+            self.counts.received += 1
             self.add_message(topic, payload, received_at, batch)
+            index += 1
+        return index
 
     def add_message(
         self, topic: str, payload: bytes, received_at: datetime, batch: PendingBatch

@@ -39,7 +39,7 @@ from ingest.batch import ReadingBatch
 from ingest.catalog import Catalog, load_catalog
 from ingest.errors import StorageError
 from ingest.protocol import Limits
-from ingest.session import MqttSession, SessionConfig
+from ingest.session import Chunk, MqttSession, SessionConfig
 from ingest.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,7 @@ class IngestWorker:
         self._writer = BatchWriter(config.database_url)
         self._threads: list[threading.Thread] = []
         self._committing = 0  # messages in the batch being committed
+        self._leftover = 0  # messages of a chunk taken from the inbox, not in a batch yet
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -196,7 +197,8 @@ class IngestWorker:
     def unacknowledged(self) -> int:
         """Messages received and not acknowledged yet: inbox, batches, the commit."""
         waiting = self._ready.queue[0] if self._ready.qsize() else None
-        return self.inbox_depth + self._committing + (waiting.messages if waiting else 0)
+        queued = waiting.messages if waiting else 0
+        return self.inbox_depth + self._leftover + self._committing + queued
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Flush what was received, send its acks, disconnect (the session stays)."""
@@ -217,28 +219,36 @@ class IngestWorker:
     # ------------------------------------------------------------------ assembler thread
     def _assemble_loop(self) -> None:
         assembler, inbox = self._assembler, self._session.inbox
-        age_s, size = self.config.batch_age_s, self.config.batch_size
-        most_messages = self.config.batch_messages
-        batch = PendingBatch()
+        age_s = self.config.batch_age_s
+        batch = self._new_batch()
+        rest: tuple[Chunk, int] | None = None  # a chunk's messages not in a batch yet
         while True:
             stopping = self._stopping.is_set()
-            wait = max(age_s - (time.monotonic() - batch.started), 0.0) if batch else 0.1
-            chunk = inbox.get(wait)
-            if chunk is not None:
-                assembler.add_chunk(chunk, batch)
+            if rest is None:
+                wait = max(age_s - (time.monotonic() - batch.started), 0.0) if batch else 0.1
+                chunk = inbox.get(wait)
+                if chunk is not None:
+                    rest = (chunk, 0)
+            if rest is not None:
+                chunk, start = rest
+                end = assembler.add_chunk(chunk, batch, start)
+                rest = (chunk, end) if end < len(chunk.messages) else None
+                self._leftover = len(chunk.messages) - end
                 self.stats.received = assembler.counts.received
-            full = len(batch.readings) >= size or batch.messages >= most_messages
             old = batch and time.monotonic() - batch.started >= age_s
-            drained = stopping and not len(inbox)
-            if batch and (full or old or drained):
+            drained = stopping and rest is None and not len(inbox)
+            if batch and (batch.full or old or drained):
                 batch.readings.freeze()  # the columns, built here rather than while committing
                 if not self._hand_over(batch):
                     return
-                batch = PendingBatch()
+                batch = self._new_batch()
             elif drained:
                 self._hand_over(None)
                 return
             assembler.refresh_catalog()
+
+    def _new_batch(self) -> PendingBatch:
+        return PendingBatch(self.config.batch_size, self.config.batch_messages)
 
     def _hand_over(self, batch: PendingBatch | None) -> bool:
         """Queue a batch (None: the end) for the committer; False if it gave up."""

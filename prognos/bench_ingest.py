@@ -165,8 +165,11 @@ def fresh_database(
 
 
 def truncate(url: str) -> None:
+    """Empty the tables and checkpoint, so every phase starts from the same state (no
+    checkpoint left pending from the phase before to slow it down)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE readings, dead_letters")
+        conn.execute("TRUNCATE readings, dead_letters, rollup_dirty")
+        conn.execute("CHECKPOINT")
 
 
 def verify(url: str, total: int) -> tuple[int, int]:
@@ -304,6 +307,7 @@ def worker_main(
     logs.configure("WARNING", json_lines=False)
 
     latencies: list[np.ndarray] = []
+    commits: list[Any] = []  # CommitInfo of every batch
 
     def record(batch: ReadingBatch) -> None:
         now_us = time.time() * 1_000_000
@@ -321,7 +325,7 @@ def worker_main(
             share_group=group,
         ),
         [record] if record_latency else [],
-        [lambda info: _count(committed, info.inserted)],
+        [lambda info: _count(committed, info.inserted), commits.append],
     )
     worker.start()
     ready.put(worker.wait_connected(30))
@@ -334,6 +338,8 @@ def worker_main(
             "latencies": lat.astype(np.float32),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "cpu_s": _cpu_seconds(),
+            "commit_s": round(sum(c.commit_s for c in commits), 3),
+            "batches": len(commits),
         }
     )
 
@@ -469,6 +475,7 @@ def end_to_end(
             "workers": round(sum(r["cpu_s"] for r in reports), 2),
         },
         "worker_stats": [r["stats"] for r in reports],
+        "worker_reports": [{k: r[k] for k in ("commit_s", "batches", "cpu_s")} for r in reports],
     }
 
 
@@ -491,6 +498,7 @@ def run(config: BenchConfig, progress: Any = print) -> Result:
             publishers=config.publishers,
         )
         progress("ceiling: the writer COPYing into the hypertable ...")
+        truncate(url)
         result.ceiling = measure_ceiling(url, ids, config.ceiling_rows)
         truncate(url)
         progress("the same without the unique index (the cost of deduplication) ...")

@@ -117,7 +117,14 @@ def cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run_platform(
-    settings: Settings, *, fleet_file: Path | None, sim: bool, api: bool, ingest: bool, demo: bool
+    settings: Settings,
+    *,
+    fleet_file: Path | None,
+    sim: bool,
+    api: bool,
+    ingest: bool,
+    demo: bool,
+    models: bool = True,
 ) -> int:
 
     services = LocalServices(settings.home, topic_prefix=settings.topic_prefix)
@@ -149,6 +156,7 @@ def _run_platform(
             webhook_urls=urls,
             webhook_secret=secret,
             local_broker=services.mosquitto if settings.mqtt_url is None else None,
+            with_models=models,
         )
         platform.start()
         print("\nPrognos is running." + (" (simulated fleet on)" if sim else ""))
@@ -180,7 +188,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(settings: Settings, _args: argparse.Namespace) -> int:
-    return _run_platform(settings, fleet_file=None, sim=False, api=False, ingest=True, demo=False)
+    """An ingest worker: ingest, the alert pipeline and webhooks; scoring runs elsewhere."""
+    return _run_platform(
+        settings, fleet_file=None, sim=False, api=False, ingest=True, demo=False, models=False
+    )
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """The health-model commands of ``prognos``: ``train``, ``eval`` and ``bench score``.
 
 prognos/cli.py registers them with :func:`register`; the bodies live here so the
-models package itself stays free of settings and argument parsing.
+models package itself stays free of settings and argument parsing. The models package
+(scikit-learn, pandas, SciPy) is imported by the command bodies only, so that other
+commands, ``prognos ingest`` above all, do not carry it in memory.
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from models import evaluation, training
-from models.errors import ModelsError
-from prognos import db, health_jobs
+from prognos import db
 from prognos.endpoints import resolve
 from prognos.errors import PrognosError
 from prognos.runner import prepare_database
@@ -24,14 +25,18 @@ class ModelCommandError(PrognosError):
     """A health-model command failed for a reason the user can act on."""
 
 
-def _progress(enabled: bool) -> evaluation.Progress:
+def _progress(enabled: bool) -> Callable[[str], None]:
     def emit(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        if enabled:
+            print(message, file=sys.stderr, flush=True)
 
-    return emit if enabled else evaluation._quiet
+    return emit
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from models import evaluation  # noqa: PLC0415 - heavy: only this command needs it
+    from models.errors import ModelsError  # noqa: PLC0415
+
     data_root = settings.models.data_dir
     show = not args.quiet
     try:
@@ -50,6 +55,9 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    from models import training  # noqa: PLC0415 - heavy: only this command needs it
+    from prognos import health_jobs  # noqa: PLC0415
+
     url = resolve(settings, need_mqtt=False).database_url
     prepare_database(url)
     with db.connect(url, autocommit=True) as conn:

@@ -31,7 +31,7 @@ from ingest import retention, rollups
 from ingest.broker_watch import BrokerWatch
 from ingest.protocol import Limits
 from ingest.worker import IngestWorker, WorkerConfig
-from prognos import db, device_access, health_jobs, migrations, timescale
+from prognos import db, device_access, migrations, timescale
 from prognos.endpoints import Resolved
 from prognos.localservices import LocalMosquitto, free_port, port_is_free
 from prognos.metrics import PlatformCollector
@@ -94,7 +94,8 @@ class Platform:
     dispatcher: WebhookDispatcher | None = None
     rollup_job: rollups.RollupJob | None = None
     retention_job: retention.RetentionJob | None = None
-    scoring_job: health_jobs.ScoringJob | None = None
+    with_models: bool = True  # score machines on a schedule (the health models)
+    scoring_job: Any = None  # models.scoring.ScoringJob, when with_models
     local_broker: LocalMosquitto | None = None  # ours to configure: machine accounts
     access_job: device_access.BrokerAccessJob | None = None
     _parts: list[tuple[str, Any]] = field(default_factory=list)
@@ -156,7 +157,11 @@ class Platform:
                 self.settings.topic_prefix,
                 self.settings.ingest.access_sync_s,
             )
-        self.scoring_job = health_jobs.schedule(scheduler, self.pool, self.settings)
+        if self.with_models:
+            # Imported here: scikit-learn and pandas stay out of processes that do not score.
+            from prognos import health_jobs  # noqa: PLC0415
+
+            self.scoring_job = health_jobs.schedule(scheduler, self.pool, self.settings)
         scheduler.start()
         self._parts.append(("scheduler", lambda: scheduler.shutdown(wait=True)))
 
