@@ -16,18 +16,21 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import signal
 from pathlib import Path
 
 from device_sim import backfill
 from device_sim.devices import DeviceConfig
 from device_sim.fleet import Fleet, load_fleet
+from device_sim.load import BrokerLogin, FleetLoadPlan, run_load
 from device_sim.runner import SimConfig
 from device_sim.session import Simulation, TruthSink, live_start, load_credentials
 from device_sim.truth import TruthDb, TruthFile
 from prognos.endpoints import Resolved, resolve
+from prognos.localservices import LocalServices
 from prognos.runner import prepare_database
-from prognos.settings import Settings
+from prognos.settings import MqttAddress, Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--credentials", type=Path, help="CSV serial,username,password of per-machine MQTT logins"
+    )
+    p.add_argument(
+        "--load",
+        type=float,
+        metavar="READINGS_PER_S",
+        help="load mode: synthetic readings of the fleet's machines at this rate, from few "
+        "processes over a gateway login, for --duration real seconds (default 60); prints "
+        "the rate achieved",
+    )
+    p.add_argument(
+        "--processes", type=int, default=2, help="load mode: publishing processes (default 2)"
+    )
+    p.add_argument(
+        "--login",
+        help="load mode: mqtt://user:password@host:port of a gateway account (default: the "
+        "local broker's gateway account, else PROGNOS_MQTT_URL)",
     )
 
 
@@ -98,8 +117,54 @@ def _backfill_db(settings: Settings, args: argparse.Namespace, fleet: Fleet) -> 
     return 0
 
 
+def _gateway(settings: Settings, args: argparse.Namespace) -> MqttAddress:
+    if args.login:
+        return MqttAddress.parse(args.login)
+    if settings.mqtt_url is None:
+        broker = LocalServices(settings.home, topic_prefix=settings.topic_prefix).mosquitto
+        if broker.is_running():
+            return MqttAddress.parse(broker.gateway_url)
+    return resolve(settings, need_mqtt=True).mqtt
+
+
+def _load(settings: Settings, args: argparse.Namespace, fleet: Fleet) -> int:
+    duration = args.duration or 60.0
+    login = _gateway(settings, args)
+    plan = FleetLoadPlan.for_fleet(
+        fleet,
+        readings_per_s=args.load,
+        duration_s=duration,
+        samples_per_message=settings.sim.samples_per_message,
+        prefix=settings.topic_prefix,
+    )
+    per_message = plan.readings / max(plan.messages_per_machine * len(plan.serials), 1)
+    print(
+        f"load: {args.load:,.0f} readings/s for {duration:g} s: {len(plan.serials)} machines, "
+        f"{plan.readings:,} readings in {plan.messages_per_machine * len(plan.serials):,} "
+        f"messages, from {args.processes} processes as {login.username or 'anonymous'}",
+        flush=True,
+    )
+    report = run_load(
+        plan,
+        BrokerLogin(login.host, login.port, login.username, login.password),
+        processes=args.processes,
+        rate_msgs=args.load / per_message,
+        client_prefix=f"prognos-load-{os.getpid()}",
+    )
+    print(
+        f"achieved {report.readings_per_s:,.0f} readings/s "
+        f"({report.readings_per_s / args.load:.0%} of the target) over {report.seconds:.1f} s; "
+        f"{report.acked:,} messages acknowledged, {report.refused} refused, "
+        f"{report.unrouted} found no subscriber, {report.reconnects} reconnects; "
+        f"publishers used {report.cpu_s:.1f} CPU seconds"
+    )
+    return 0 if report.refused == 0 and report.unrouted == 0 else 1
+
+
 def run(settings: Settings, args: argparse.Namespace) -> int:
     fleet = load_fleet(args.fleet or settings.sim.fleet_file)
+    if args.load is not None:
+        return _load(settings, args, fleet)
     if args.backfill is not None and args.via == "db":
         return _backfill_db(settings, args, fleet)
     endpoints = resolve(settings, need_mqtt=True)
