@@ -51,6 +51,9 @@ class SessionConfig:
     inbox_messages: int = 20000
     connect_timeout_s: float = 10.0
     read_burst: int = 2000  # packets read per wake-up at most
+    # Retiring: leave the share group (UNSUBSCRIBE) instead of joining it, take what the
+    # session still holds, and end the session when disconnecting.
+    retire: bool = False
 
 
 @dataclass
@@ -111,6 +114,8 @@ class MqttSession:
         self._acks: deque[tuple[int, Sequence[int]]] = deque()  # (generation, mids), QoS 1
         self._burst: list[tuple[int, int, str, bytes]] = []
         self._thread: threading.Thread | None = None
+        self.last_message_at = time.monotonic()  # of the last message read
+        self.unsubscribed = threading.Event()  # retiring: the broker routes nothing new here
         self._client = self._make_client()
 
     # ------------------------------------------------------------------ API
@@ -154,6 +159,7 @@ class MqttSession:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_unsubscribe = self._on_unsubscribe
         # An external loop writes: paho queues packets instead of sending each at once.
         client.on_socket_register_write = _ignore
         return client
@@ -173,13 +179,25 @@ class MqttSession:
         self.connects += 1
         if self.on_connected is not None:
             self.on_connected()
-        client.subscribe(self.config.subscription, qos=1)
+        if self.config.retire:
+            client.unsubscribe(self.config.subscription)
+            log.info(
+                "retiring: left %s; taking what the session still holds",
+                self.config.subscription,
+                extra={"client_id": self.config.client_id},
+            )
+        else:
+            client.subscribe(self.config.subscription, qos=1)
+            log.info(
+                "connected to the broker, subscribed to %s",
+                self.config.subscription,
+                extra={"generation": self.generation, "client_id": self.config.client_id},
+            )
         self._connected.set()
-        log.info(
-            "connected to the broker, subscribed to %s",
-            self.config.subscription,
-            extra={"generation": self.generation, "client_id": self.config.client_id},
-        )
+
+    def _on_unsubscribe(self, *_args: object) -> None:
+        self.last_message_at = time.monotonic()
+        self.unsubscribed.set()
 
     def _on_disconnect(
         self,
@@ -196,6 +214,7 @@ class MqttSession:
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         self._burst.append((msg.mid, msg.qos, msg.topic, bytes(msg.payload)))
+        self.last_message_at = time.monotonic()
 
     # ------------------------------------------------------------------ network thread
     def _connect_properties(self) -> Properties:
@@ -241,7 +260,11 @@ class MqttSession:
             self._step(client, sock)
         self._send_acks(client)
         if client.socket() is not None:
-            client.disconnect()
+            props = None
+            if self.config.retire and self.unsubscribed.is_set():
+                props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+                props.SessionExpiryInterval = 0  # the session ends with this connection
+            client.disconnect(properties=props)
             client.loop_write()
 
     def _step(self, client: Any, sock: Any) -> None:

@@ -87,6 +87,7 @@ class WorkerConfig:
     keepalive_s: int = 30
     catalog_refresh_s: float = 30.0
     limits: Limits = field(default_factory=Limits)
+    retire: bool = False  # leave the share group and drain the session (IngestWorker.retire)
 
     @property
     def subscription(self) -> str:
@@ -151,6 +152,7 @@ class IngestWorker:
                 receive_maximum=config.receive_maximum,
                 keepalive_s=config.keepalive_s,
                 inbox_messages=config.queue_messages,
+                retire=config.retire,
             ),
             on_connected=self._count_connect,
         )
@@ -208,6 +210,32 @@ class IngestWorker:
             thread.join(timeout_s)
         self._session.stop(timeout_s)
         self._writer.close()
+
+    def retire(self, *, idle_s: float = 3.0, timeout_s: float = 3600.0) -> int:
+        """Take a worker out of its share group for good, losing nothing; returns messages.
+
+        With Mosquitto, a member of a share group that stops keeps getting its share of
+        new messages, queued in its session, until it comes back or the session expires
+        (then they are lost). Retiring leaves the group (UNSUBSCRIBE: the broker routes
+        nothing new to this session), stores and acknowledges everything the session
+        still holds, and ends the session. Start with ``retire=True`` in the config
+        and the retiring worker's own client id, then call this instead of running.
+        """
+        if not self.config.retire:
+            raise ValueError("retire() needs a worker configured with retire=True")
+        self.start()
+        deadline = time.monotonic() + timeout_s
+        session = self._session
+        while time.monotonic() < deadline:
+            quiet = time.monotonic() - session.last_message_at > idle_s
+            if session.unsubscribed.is_set() and quiet and self.unacknowledged == 0:
+                break
+            time.sleep(0.1)
+        else:
+            self.stop()
+            raise TimeoutError(f"the session still had messages after {timeout_s} s")
+        self.stop()
+        return self.stats.received
 
     def _count_connect(self) -> None:
         self.stats.connects += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import secrets
 import signal
@@ -15,11 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from alerts.receiver import WebhookReceiver
 from device_sim.fleet import load_fleet
+from ingest.worker import IngestWorker
 from prognos import bench_ingest, bench_sim, cli_devices, cli_models, db, logs, sim_command
 from prognos.endpoints import resolve
 from prognos.errors import ConfigurationError, PrognosError
 from prognos.localservices import LocalServices
-from prognos.runner import Platform, prepare_database
+from prognos.runner import Platform, prepare_database, worker_config
 from prognos.seed import seed
 from prognos.settings import Settings
 
@@ -187,11 +189,28 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     )
 
 
-def cmd_ingest(settings: Settings, _args: argparse.Namespace) -> int:
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     """An ingest worker: ingest, the alert pipeline and webhooks; scoring runs elsewhere."""
+    if args.retire:
+        return _retire(settings)
     return _run_platform(
         settings, fleet_file=None, sim=False, api=False, ingest=True, demo=False, models=False
     )
+
+
+def _retire(settings: Settings) -> int:
+    endpoints = resolve(settings, need_mqtt=True)
+    prepare_database(endpoints.database_url)
+    config = dataclasses.replace(worker_config(settings, endpoints), retire=True)
+    print(f"retiring {config.client_id} from share group {config.share_group} ...", flush=True)
+    worker = IngestWorker(config)
+    messages = worker.retire()
+    print(
+        f"retired: {messages} messages taken from its session "
+        f"({worker.stats.stored} readings stored, {worker.stats.duplicates} already stored); "
+        "the session is gone"
+    )
+    return 0
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
@@ -259,10 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, help="simulated seconds to run (default: until Ctrl-C)"
     )
     sim_command.add_arguments(p)
-    add(
+    p = add(
         "ingest",
         cmd_ingest,
         "run an ingest worker (MQTT -> TimescaleDB) with the alert pipeline and webhooks",
+    )
+    p.add_argument(
+        "--retire",
+        action="store_true",
+        help="take this worker (PROGNOS_INGEST__CLIENT_ID) out of its share group for good: "
+        "store what its session still holds, then end the session",
     )
     p = add("api", cmd_api, "run the HTTP API and dashboard")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")

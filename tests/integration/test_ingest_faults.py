@@ -278,3 +278,28 @@ def test_two_workers_sharing_the_load_one_killed_lose_and_duplicate_nothing(
     assert_each_stored_once(database, load.total, [first, second])
     assert health_of(second)["platform"]["ingest"]["stored"] > 0
     assert health_of(first)["platform"]["ingest"]["received"] > 0
+
+
+def test_a_retired_worker_hands_over_its_queue_and_leaves_the_group(
+    database: str,
+    ingest: Callable[[str], IngestProcess],
+    start_load: Callable[..., Load],
+) -> None:
+    """Scaling in: a stopped member of a share group keeps receiving its share (queued in
+    its session, lost when the session expires); retiring it loses nothing."""
+    staying, leaving = ingest("stay"), ingest("leave")
+    leaving.stop()  # SIGTERM: it flushes and disconnects; its session stays subscribed
+    first = start_load(rounds=100, rate_msgs=2000)
+    first.join()
+    wait_until_stored(database, first.total // 3)  # the stayer's share, at least
+    time.sleep(1.0)
+    assert stored(database) < first.total, "the stopped worker's share was not queued for it"
+    out = leaving.retire()
+    assert "retired:" in out
+    assert_each_stored_once(database, first.total, [staying, leaving])
+    # The group is the stayer alone now: nothing more is queued for the retired worker.
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("TRUNCATE readings")
+    second = start_load(rounds=100, rate_msgs=2000)
+    second.join()
+    assert_each_stored_once(database, second.total, [staying])
