@@ -56,6 +56,8 @@ def worker_config(settings: Settings, endpoints: Resolved) -> WorkerConfig:
         batch_size=ing.batch_size,
         batch_age_s=ing.batch_age_ms / 1000.0,
         session_expiry_s=ing.session_expiry_s,
+        receive_maximum=ing.receive_maximum,
+        queue_messages=ing.inbox_messages,
         limits=Limits(
             max_payload_bytes=ing.max_payload_bytes,
             max_future=timedelta(seconds=ing.max_future_s),

@@ -31,6 +31,15 @@ class IngestSettings(BaseModel):
     batch_age_ms: int = Field(200, ge=1, description="flush a batch this old")
     max_payload_bytes: int = Field(256 * 1024, ge=64)
     session_expiry_s: int = Field(3600, ge=1)
+    receive_maximum: int = Field(
+        10_000,
+        ge=2,
+        le=65_535,
+        description="unacknowledged messages the broker may send; a batch flushes at half",
+    )
+    inbox_messages: int = Field(
+        20_000, ge=1, description="messages read ahead of decoding, at most (then TCP pushes back)"
+    )
     max_future_s: float = Field(300.0, ge=0, description="reject readings this far ahead")
     max_past_s: float = Field(90 * 86400.0, ge=0, description="reject readings this old")
     access_sync_s: float = Field(
