@@ -141,7 +141,12 @@ class Platform:
             max_attempts=self.settings.webhooks.max_attempts,
             retry_base_s=self.settings.webhooks.retry_base_s,
         )
-        scheduler = BackgroundScheduler(timezone="UTC")
+        # A job that starts late (the process was busy) runs late, once, rather than being
+        # skipped: these are maintenance jobs, and each run catches up on what is pending.
+        scheduler = BackgroundScheduler(
+            timezone="UTC",
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
         scheduler.add_job(
             dispatcher.run_once,
             "interval",
