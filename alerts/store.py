@@ -24,9 +24,11 @@ class Alert:
     details: dict[str, Any]
     reading_time: datetime
     opened_at: datetime
+    cause: str | None = None  # beyond machine, channel and rule (model alerts)
+    closed_at: datetime | None = None
 
     def as_event(self) -> dict[str, Any]:
-        return {
+        event = {
             "id": self.id,
             "equipment_id": self.equipment_id,
             "channel_id": self.channel_id,
@@ -38,6 +40,11 @@ class Alert:
             "reading_time": self.reading_time.isoformat(),
             "opened_at": self.opened_at.isoformat(),
         }
+        if self.cause is not None:
+            event["cause"] = self.cause
+        if self.closed_at is not None:
+            event["closed_at"] = self.closed_at.isoformat()
+        return event
 
 
 def load_limits(conn: psycopg.Connection[Any]) -> dict[int, ChannelLimit]:
@@ -53,7 +60,8 @@ def open_alert(conn: psycopg.Connection[Any], candidate: AlertCandidate) -> Aler
     row = conn.execute(
         """INSERT INTO alerts (equipment_id, channel_id, rule, grade, message, details, reading_time)
            VALUES (%s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (equipment_id, coalesce(channel_id, 0), rule) WHERE status <> 'closed'
+           ON CONFLICT (equipment_id, coalesce(channel_id, 0), rule, coalesce(cause, ''))
+               WHERE status <> 'closed'
            DO NOTHING
            RETURNING id, status, opened_at""",
         (

@@ -96,14 +96,27 @@ class MachineBaseline(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         Robust z-score beyond which a row is an outlier.
     min_scale : float or array of shape (n_features,)
         Floor of a scale (per feature when an array).
+    max_offset : float or None
+        How far a machine's own center may lie from the family's, in units of the larger
+        of the spread of the machines' centers (1.4826 x their MAD) and the family's
+        scale. A machine already degrading while the baseline is learned would otherwise
+        be taken as healthy at its degraded level: a machine with a center beyond the
+        bound is judged against the family's baseline instead, and listed in
+        ``suspects_``. None: no bound.
     """
 
     def __init__(
-        self, *, prior_rows: float = 50.0, threshold: float = 3.5, min_scale: Any = 1e-6
+        self,
+        *,
+        prior_rows: float = 50.0,
+        threshold: float = 3.5,
+        min_scale: Any = 1e-6,
+        max_offset: float | None = None,
     ) -> None:
         self.prior_rows = prior_rows
         self.threshold = threshold
         self.min_scale = min_scale
+        self.max_offset = max_offset
 
     def fit(self, X: Any, y: Any = None, groups: Any = None) -> MachineBaseline:  # noqa: N803
         if self.prior_rows < 0:
@@ -112,6 +125,8 @@ class MachineBaseline(OutlierMixin, BaseEstimator):  # type: ignore[misc]
             raise ValueError(f"threshold must be positive, got {self.threshold}")
         if np.any(np.asarray(self.min_scale) <= 0):
             raise ValueError(f"min_scale must be positive, got {self.min_scale}")
+        if self.max_offset is not None and self.max_offset <= 0:
+            raise ValueError(f"max_offset must be positive, got {self.max_offset}")
         data = validate_data(self, X, reset=True, dtype=np.float64)
         self.family_center_ = np.median(data, axis=0)
         family_mad = np.median(np.abs(data - self.family_center_), axis=0)
@@ -130,6 +145,14 @@ class MachineBaseline(OutlierMixin, BaseEstimator):  # type: ignore[misc]
             scales[i] = np.maximum(
                 weight * own_scale + (1 - weight) * self.family_scale_, self.min_scale
             )
+        self.suspects_ = np.zeros(0, dtype=self.machines_.dtype)
+        if self.max_offset is not None and centers.shape[0] >= 3:
+            spread = MAD_TO_SIGMA * np.median(np.abs(centers - np.median(centers, axis=0)), axis=0)
+            bound = self.max_offset * np.maximum(spread, self.family_scale_)
+            outside = np.any(np.abs(centers - self.family_center_) > bound, axis=1)
+            self.suspects_ = self.machines_[outside]
+            centers[outside] = self.family_center_
+            scales[outside] = self.family_scale_
         self.centers_ = centers
         self.scales_ = scales
         self.offset_ = -float(self.threshold)

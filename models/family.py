@@ -32,6 +32,7 @@ from models.injection import (
     SENSOR_MODES,
     ChannelScale,
     Injected,
+    RowLoad,
     applicable,
     inject,
 )
@@ -50,7 +51,9 @@ class TrainingConfig:
     limit_quantile: float = 0.995
     alarm_quantile: float = 0.999
     z_clip: float = 50.0
-    injections: int = 1200  # windows with a fault injected, to train the classifier
+    injections: int = 2500  # windows with a fault injected, to train the classifier
+    injection_d: tuple[float, float] = (0.05, 1.0)  # degradations injected (kept if flagged)
+    max_offset: float | None = 3.0  # machine baseline: bound of its own center (MachineBaseline)
     seed: int = 0
 
 
@@ -65,6 +68,7 @@ class FamilyModel:
     buckets_per_window: float
     classifier: FailureModeClassifier | None = None
     config: TrainingConfig = field(default_factory=TrainingConfig)
+    sensor_threshold: float = 0.5  # P(sensor) from which a window reads as a sensor fault
 
     @property
     def feature_columns(self) -> list[str]:
@@ -95,15 +99,24 @@ class FamilyModel:
         out.insert(2, "anomalous", statistic > self.alarm_threshold)
         modes = np.full(len(z), None, dtype=object)
         probability = np.full(len(z), np.nan)
+        sensor = np.full(len(z), np.nan)
         flagged = out["anomalous"].to_numpy()
         if self.classifier is not None and flagged.any():
             proba = self.classifier.predict_proba(signatures(z[flagged], self.channels))
-            best = proba.argmax(axis=1)
+            # machine or sensor first (the sum of each kind's modes), then the likeliest
+            # mode of that kind: three sensor modes at 0.2 each outweigh one leak at 0.4
+            is_sensor = np.isin(self.classifier.classes_, SENSOR_MODES)
+            sensor_share = proba[:, is_sensor].sum(axis=1)
+            threshold = getattr(self, "sensor_threshold", 0.5)
+            kind = (sensor_share >= threshold)[:, None] == is_sensor[None, :]
+            best = np.where(kind, proba, -1.0).argmax(axis=1)
             modes[flagged] = self.classifier.classes_[best]
             probability[flagged] = proba[np.arange(best.size), best]
+            sensor[flagged] = sensor_share
         out.insert(3, "mode", modes)
         out.insert(4, "mode_probability", probability)
         out.insert(5, "sensor_fault", [m in SENSOR_MODES for m in modes])
+        out.insert(6, "sensor_probability", sensor)
         return out
 
     def explain(self, scores: pd.DataFrame, top: int = 3, floor: float = 0.1) -> list[str]:
@@ -137,6 +150,25 @@ def scale_floors(features: pd.DataFrame) -> Floats:
     return np.asarray(floors, dtype=np.float64)
 
 
+def sensor_threshold(
+    classifier: FailureModeClassifier, x: Floats, y: NDArray[Any], default: float = 0.5
+) -> float:
+    """The P(sensor) above which a window is read as a sensor fault: the candidate with
+    the best balanced accuracy (sensor faults found, machine faults kept) on held-out
+    injections. A machine fault read as a sensor sends nobody; a sensor fault read as
+    the machine sends a technician for nothing: both errors weigh the same."""
+    sensor = np.isin(y, SENSOR_MODES)
+    if x.shape[0] == 0 or sensor.all() or not sensor.any():
+        return default
+    is_sensor = np.isin(classifier.classes_, SENSOR_MODES)
+    p = classifier.predict_proba(x)[:, is_sensor].sum(axis=1)
+    candidates = np.round(np.arange(0.3, 0.851, 0.05), 2)
+    balanced = [0.5 * (np.mean(p[sensor] >= t) + np.mean(p[~sensor] < t)) for t in candidates]
+    best = max(balanced)
+    # among equally good thresholds, the one nearest the even split
+    return float(min(candidates[np.isclose(balanced, best)], key=lambda t: abs(t - default)))
+
+
 def health_score(statistic: Floats, alarm: float) -> Floats:
     """100 when the detector sees nothing, 50 at the alarm threshold, towards 0 beyond."""
     ratio = np.asarray(statistic, dtype=np.float64) / alarm
@@ -144,7 +176,15 @@ def health_score(statistic: Floats, alarm: float) -> Floats:
 
 
 def _empty_scores(channels: list[str]) -> pd.DataFrame:
-    columns = ["statistic", "score", "anomalous", "mode", "mode_probability", "sensor_fault"]
+    columns = [
+        "statistic",
+        "score",
+        "anomalous",
+        "mode",
+        "mode_probability",
+        "sensor_fault",
+        "sensor_probability",
+    ]
     return pd.DataFrame(columns=[*columns, *channels])
 
 
@@ -164,22 +204,32 @@ def channel_scales(aggregates: pd.DataFrame, model: LoadModel) -> dict[str, Chan
         span = float(high - low)
         coef = model.coef.get(channel)
         if coef is not None and coef.size > 1:
-            span = max(span, float(np.abs(coef[1:]).sum() * load_span))
+            # steady state: the load and its exponential means all move together
+            span = max(span, float(abs(coef[1:].sum()) * load_span))
         noise = float(np.nanmedian(ranges[:, j]))
-        out[channel] = ChannelScale(span=max(span, 1e-6), noise=max(noise, 1e-9))
+        lag = float(getattr(model, "lag", {}).get(channel, 0.0))
+        full = float(np.nan_to_num(np.abs(np.nanpercentile(means[:, j], 95))))
+        out[channel] = ChannelScale(
+            span=max(span, 1e-6), noise=max(noise, 1e-9), lag=lag, level=full
+        )
     return out
 
 
-def row_load(aggregates: pd.DataFrame, model: LoadModel) -> Floats:
-    """The operating point (0 idle .. 1 full) of every aggregate row's bucket."""
+def row_load(aggregates: pd.DataFrame, model: LoadModel) -> RowLoad:
+    """The operating point (0 idle .. 1 full) of every aggregate row's bucket, with the
+    lowest and highest load within the bucket."""
     if model.load is None:
-        return np.full(len(aggregates), 0.5)
+        return RowLoad(np.full(len(aggregates), 0.5))
     key = ["equipment_id", "window", "bucket"]
-    load = aggregates.loc[aggregates["channel"] == model.load, [*key, "mean"]]
+    load = aggregates.loc[aggregates["channel"] == model.load, [*key, "mean", "min", "max"]]
     low, high = np.nanpercentile(load["mean"], [5, 95])
     merged = aggregates[key].merge(load, on=key, how="left")
-    level = (merged["mean"].to_numpy(dtype=np.float64) - low) / max(high - low, 1e-9)
-    return np.asarray(np.nan_to_num(np.clip(level, 0.0, 1.0), nan=0.5), dtype=np.float64)
+
+    def level(column: str) -> Floats:
+        x = (merged[column].to_numpy(dtype=np.float64) - low) / max(high - low, 1e-9)
+        return np.asarray(np.nan_to_num(np.clip(x, 0.0, 1.0), nan=0.5), dtype=np.float64)
+
+    return RowLoad(level("mean"), level("min"), level("max"))
 
 
 def fit_load_model(history: pd.DataFrame, channels: list[str]) -> LoadModel:
@@ -226,14 +276,19 @@ def train_from_features(
             "need at least 20 windows of 2 machines"
         )
     model = _fit_detection(family, load_model, features, buckets_per_window, config)
+    suspects = set(model.baseline.suspects_.tolist())
     # The alarm threshold comes from windows the baselines and detector did not see: fit
     # on each machine's earlier 75 % of windows, score the later 25 % (in-sample
     # statistics are optimistic, the more so the shorter the history), then refit on all.
+    # Machines whose own level lay outside the family's (degrading already) do not set it.
     windows = features.index.get_level_values("window").to_numpy()
     later = windows >= np.quantile(np.unique(windows), 0.75)
     if later.any() and (~later).sum() >= 20:
         held = _fit_detection(family, load_model, features[~later], buckets_per_window, config)
-        statistic = held.detector.statistic(held.z_scores(features[later]).to_numpy())
+        suspects |= set(held.baseline.suspects_.tolist())
+        scored = later & ~np.isin(machines, list(suspects))
+        scored = scored if scored.any() else later
+        statistic = held.detector.statistic(held.z_scores(features[scored]).to_numpy())
     else:
         statistic = model.detector.statistic(model.z_scores(features).to_numpy())
     model.alarm_threshold = max(float(np.quantile(statistic, config.alarm_quantile)), 1.0)
@@ -247,6 +302,7 @@ def train_from_features(
         "components": int(model.detector.n_components_),
         "alarm_threshold": model.alarm_threshold,
         "held_out_alarm_rate": float(np.mean(statistic > model.alarm_threshold)),
+        "suspect_machines": sorted(int(m) for m in suspects),
     }
     sample_keys = sample.set_index(["equipment_id", "window"]).index.unique()
     usable = features[features.index.isin(sample_keys)]
@@ -265,7 +321,10 @@ def _fit_detection(
     columns = [f"{c}:{f}" for c in load_model.channels for f in FEATURES]
     machines = features.index.get_level_values("equipment_id").to_numpy()
     baseline = MachineBaseline(
-        prior_rows=config.prior_rows, threshold=1e6, min_scale=scale_floors(features[columns])
+        prior_rows=config.prior_rows,
+        threshold=1e6,
+        min_scale=scale_floors(features[columns]),
+        max_offset=config.max_offset,
     ).fit(features[columns].to_numpy(), groups=machines)
     model = FamilyModel(
         family=family,
@@ -281,7 +340,10 @@ def _fit_detection(
         buckets_per_window=buckets_per_window,
         config=config,
     )
-    model.detector.fit(model.z_scores(features).to_numpy())
+    # the detector learns healthy behaviour from the machines that look healthy
+    healthy = ~np.isin(machines, baseline.suspects_)
+    fit_on = features[healthy] if healthy.sum() >= 20 else features
+    model.detector.fit(model.z_scores(fit_on).to_numpy())
     return model
 
 
@@ -306,7 +368,9 @@ def _train_classifier(
         machine, window = int(keys[i][0]), int(keys[i][1])
         mode = modes[int(rng.integers(len(modes)))]
         sensor = channels[int(rng.integers(len(channels)))] if mode in SENSOR_MODES else None
-        faults[(machine, -(n + 1))] = Injected(mode, float(rng.uniform(0.4, 1.0)), sensor)
+        faults[(machine, -(n + 1))] = Injected(
+            mode, float(rng.uniform(*config.injection_d)), sensor
+        )
         found = np.asarray(positions[(machine, window)], dtype=np.int64)
         rows.append(found)
         windows.append(np.full(found.size, -(n + 1)))
@@ -329,13 +393,15 @@ def _train_classifier(
     accuracy = (
         float(np.mean(check.predict(x[~half]) == y[~half])) if (~half).any() else float("nan")
     )
+    model.sensor_threshold = sensor_threshold(check, x[~half], y[~half])
     classifier = FailureModeClassifier(random_state=config.seed).fit(x, y)
     say(
         f"{model.family}: failure modes from {len(y)} detected injections, "
-        f"held-out accuracy {accuracy:.0%}"
+        f"held-out accuracy {accuracy:.0%}, sensor if P(sensor) >= {model.sensor_threshold:.2f}"
     )
     return classifier, {
         "detected_share": detected,
         "held_out_accuracy": accuracy,
+        "sensor_threshold": model.sensor_threshold,
         "trained_on": len(y),
     }

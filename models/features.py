@@ -17,7 +17,13 @@ models/store.py), and the bucket's time ``t_h`` in hours. Output: one row per
 ``coverage``  share of the window's buckets where the channel reported (dropouts).
 
 The load model (``LoadModel``) is fitted per family on healthy buckets: each channel's
-bucket mean regressed on the load and two exponential means of it (temperatures lag).
+bucket mean regressed on the load and two exponential means of it. A temperature also
+depends on where it stood a bucket ago (it lags the load, and a machine started cold
+after a night or a lunch break takes half an hour to warm up, whatever its load): for
+temperatures the model is first-order, ``T(b) = a T(b-1) + (1 - a) x(b) c``, and the
+residual is the implied shift of the level the temperature is heading for,
+``(T(b) - a T(b-1)) / (1 - a) - x(b) c``, in degrees, defined where the previous bucket
+is in the window.
 Everything is vectorised over machines and windows (groupby sums, no Python loop over
 machines).
 """
@@ -32,11 +38,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from models.errors import NotEnoughDataError
-from models.roles import health_channels, load_channel
+from models.roles import health_channels, load_channel, role_of
 
 FEATURES = ("level", "trend", "noise", "load_corr", "coverage")
 KEY = ["equipment_id", "window"]
 STATS = ["mean", "min", "max", "count"]
+LAGGED_ROLES = ("coolant_temp", "oil_temp")  # channels modelled on their previous bucket
+MAX_LAG = 0.95
 Floats = NDArray[np.float64]
 
 
@@ -119,13 +127,34 @@ class LoadModel:
     load: str | None = None
     coef: dict[str, Floats] = field(default_factory=dict)
     magnitude: Floats | None = None  # typical |reading| per channel: floors of the noise feature
+    lagged: list[str] = field(default_factory=list)  # first-order channels (temperatures)
+    lag: dict[str, float] = field(default_factory=dict)  # their coefficient a per bucket
+    bucket_h: float | None = None  # the bucket width, in hours (learned at fit)
 
     @classmethod
     def for_channels(cls, codes: Sequence[str]) -> LoadModel:
         channels = health_channels(codes)
         if not channels:
             raise NotEnoughDataError(f"no health channels among {list(codes)}")
-        return cls(channels=channels, load=load_channel(channels))
+        load = load_channel(channels)
+        lagged = [c for c in channels if role_of(c) in LAGGED_ROLES and c != load]
+        return cls(channels=channels, load=load, lagged=lagged)
+
+    def previous(self, arranged: Arranged) -> Floats:
+        """Each row's bucket means one bucket earlier in its window (NaN where absent)."""
+        means = arranged.stats["mean"]
+        out = np.full_like(means, np.nan)
+        width = getattr(self, "bucket_h", None)
+        if width is None or means.shape[0] < 2:
+            return out
+        codes = np.asarray(arranged.keys.codes[0], dtype=np.int64) * (1 << 32) + np.asarray(
+            arranged.keys.codes[1], dtype=np.int64
+        )
+        follows = (codes[1:] == codes[:-1]) & (
+            np.abs(np.diff(arranged.t_h) - width) <= 0.01 * width
+        )
+        out[1:][follows] = means[:-1][follows]
+        return out
 
     @property
     def load_index(self) -> int | None:
@@ -138,8 +167,13 @@ class LoadModel:
         design = self.design(arranged)
         means = arranged.stats["mean"]
         self.magnitude = np.nan_to_num(np.nanmedian(np.abs(means), axis=0)) + 1e-9
+        self.bucket_h = _bucket_width(arranged)
+        previous = self.previous(arranged)
         for j, channel in enumerate(self.channels):
             if channel == self.load:
+                continue
+            if channel in getattr(self, "lagged", []):
+                self._fit_lagged(channel, design, means[:, j], previous[:, j])
                 continue
             ok = np.isfinite(means[:, j]) & np.isfinite(design).all(axis=1)
             if ok.sum() < design.shape[1] + 2:
@@ -151,17 +185,55 @@ class LoadModel:
             self.coef[channel] = solution
         return self
 
+    def _fit_lagged(self, channel: str, design: Floats, values: Floats, previous: Floats) -> None:
+        """``values = a previous + (1 - a) design @ coef``, fitted where both are known."""
+        ok = np.isfinite(values) & np.isfinite(previous) & np.isfinite(design).all(axis=1)
+        if ok.sum() < design.shape[1] + 3:
+            self.lag[channel] = 0.0
+            finite = np.isfinite(values)
+            self.coef[channel] = np.r_[
+                np.nanmean(values) if finite.any() else 0.0, np.zeros(design.shape[1] - 1)
+            ]
+            return
+        joint, *_ = np.linalg.lstsq(
+            np.column_stack([design[ok], previous[ok]]), values[ok], rcond=None
+        )
+        a = float(np.clip(joint[-1], 0.0, MAX_LAG))
+        settled = (values[ok] - a * previous[ok]) / (1.0 - a)
+        coef, *_ = np.linalg.lstsq(design[ok], settled, rcond=None)
+        self.lag[channel] = a
+        self.coef[channel] = np.asarray(coef, dtype=np.float64)
+
     def residuals(self, arranged: Arranged) -> Floats:
-        """Bucket mean minus the expected value at the bucket's operating point."""
+        """Bucket mean minus the expected value at the bucket's operating point (for
+        first-order channels: the level the reading is heading for, NaN without the
+        previous bucket)."""
         design = self.design(arranged)
         means = arranged.stats["mean"]
+        lag = getattr(self, "lag", {})
+        previous = self.previous(arranged) if lag else means
         out = np.empty_like(means)
         for j, channel in enumerate(self.channels):
             if channel == self.load or channel not in self.coef:
                 out[:, j] = means[:, j]
                 continue
-            out[:, j] = means[:, j] - design @ self.coef[channel]
+            a = lag.get(channel)
+            if a is None:
+                out[:, j] = means[:, j] - design @ self.coef[channel]
+            else:
+                settled = (means[:, j] - a * previous[:, j]) / (1.0 - a)
+                out[:, j] = settled - design @ self.coef[channel]
         return out
+
+
+def _bucket_width(arranged: Arranged) -> float | None:
+    """The bucket width in hours: the smallest step between buckets of one window."""
+    codes = np.asarray(arranged.keys.codes[0], dtype=np.int64) * (1 << 32) + np.asarray(
+        arranged.keys.codes[1], dtype=np.int64
+    )
+    steps = np.diff(arranged.t_h)[codes[1:] == codes[:-1]]
+    steps = steps[steps > 1e-9]
+    return float(steps.min()) if steps.size else None
 
 
 def _group_sums(values: Floats, codes: NDArray[np.int64], n_groups: int) -> Floats:
@@ -180,6 +252,8 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     ).factorize()
     codes = np.asarray(codes_index, dtype=np.int64)
     n = len(groups)
+    reported = np.isfinite(arranged.stats["mean"])
+    seen = _group_sums(reported.astype(np.float64), codes, n)
     present = np.isfinite(residual)
     cnt = _group_sums(present.astype(np.float64), codes, n)
     safe = np.maximum(cnt, 1.0)
@@ -197,7 +271,7 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     trend = np.where(var_t > 1e-12, cov_tr / np.where(var_t > 1e-12, var_t, 1.0), 0.0)
 
     ranges = arranged.stats["max"] - arranged.stats["min"]
-    mean_range = _group_sums(np.where(present, ranges, 0.0), codes, n) / safe
+    mean_range = _group_sums(np.where(reported, ranges, 0.0), codes, n) / np.maximum(seen, 1.0)
     scale = model.magnitude if model.magnitude is not None else np.ones(len(model.channels))
     noise = np.log(mean_range + 1e-6 * scale)
 
@@ -220,9 +294,10 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
         trend[:, li] = 0.0
 
     rows_per_group = np.bincount(codes, minlength=n).astype(np.float64)[:, None]
-    coverage = cnt / np.maximum(rows_per_group, 1.0)
+    coverage = seen / np.maximum(rows_per_group, 1.0)
     level = np.where(cnt > 0, level, 0.0)
-    noise = np.where(cnt > 0, noise, np.log(1e-6 * scale))
+    trend = np.where(cnt > 0, trend, 0.0)
+    noise = np.where(seen > 0, noise, np.log(1e-6 * scale))
     stacked = np.stack([level, trend, noise, load_corr, coverage], axis=2)  # groups x ch x f
     index = pd.MultiIndex.from_tuples(list(groups), names=KEY)
     frame = pd.DataFrame(stacked.reshape(n, -1), index=index, columns=feature_names(model.channels))

@@ -85,6 +85,7 @@ def assemble(
             "mode": scores["mode"].to_numpy(dtype=object),
             "mode_probability": scores["mode_probability"].to_numpy(dtype=np.float64),
             "sensor_fault": scores["sensor_fault"].to_numpy(dtype=bool),
+            "sensor_probability": scores["sensor_probability"].to_numpy(dtype=np.float64),
             "rul_hours": estimate,
             "rul_low_hours": lower,
             "rul_high_hours": upper,

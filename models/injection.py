@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,8 @@ class ChannelScale:
 
     span: float  # reading at full load minus at idle (absolute value; > 0)
     noise: float  # typical within-bucket range
+    lag: float = 0.0  # first-order lag per bucket (temperatures): heat arrives late
+    level: float = 0.0  # typical reading at full load (|value|; 0: use the span)
 
 
 @dataclass(frozen=True)
@@ -86,63 +88,135 @@ def applicable(mode: str, channels: list[str]) -> bool:
     return mode in SENSOR_MODES or need.get(mode) is not None
 
 
+@dataclass(frozen=True)
+class RowLoad:
+    """The operating point (0 idle .. 1 full) of every aggregate row's bucket: its mean,
+    and the lowest and highest the load went within the bucket."""
+
+    mean: NDArray[np.float64]
+    low: NDArray[np.float64] | None = None
+    high: NDArray[np.float64] | None = None
+
+
 def inject(
     aggregates: pd.DataFrame,
     faults: dict[tuple[int, int], Injected],
     scales: dict[str, ChannelScale],
-    load: NDArray[np.float64],
+    load: NDArray[np.float64] | RowLoad,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     """A copy of ``aggregates`` with each (machine, window)'s fault applied.
 
-    ``load`` is the operating point (0 idle .. 1 full) of every row of ``aggregates``
-    (the load of the row's bucket).
+    ``load`` is the operating point of every row of ``aggregates`` (the load of the
+    row's bucket; with its range within the bucket, an effect that grows with the load
+    also widens the bucket's min-max range, as it does in a machine whose load moves).
+    Heat reaches a lagging channel (``ChannelScale.lag``) bucket by bucket.
     """
+    loads = load if isinstance(load, RowLoad) else RowLoad(np.asarray(load, dtype=np.float64))
     values = {c: aggregates[c].to_numpy(dtype=np.float64).copy() for c in ("mean", "min", "max")}
     channel = aggregates["channel"].to_numpy()
+    order = (
+        _as_order(aggregates["bucket"]) if "bucket" in aggregates else np.arange(len(aggregates))
+    )
     keep = np.ones(len(aggregates), dtype=bool)
     positions: dict[Any, Any] = aggregates.groupby(["equipment_id", "window"], sort=False).indices
     rows_of = {(int(k[0]), int(k[1])): np.asarray(v, dtype=np.int64) for k, v in positions.items()}
     for key, fault in faults.items():
         rows = rows_of.get(key)
         if rows is not None:
-            clipped = np.clip(load[rows], 0.0, 1.0)
-            _apply(values, channel, rows, fault, scales=scales, load=clipped, rng=rng, keep=keep)
+            rows = rows[np.argsort(order[rows], kind="stable")]
+            here = _Rows(rows, channel[rows], loads)
+            _apply(values, here, fault, scales=scales, rng=rng, keep=keep)
     out = aggregates.copy()
     for column, array in values.items():
         out[column] = array
     return out[keep].reset_index(drop=True)
 
 
+def _as_order(values: pd.Series) -> NDArray[np.int64]:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return np.asarray(values.to_numpy(dtype="datetime64[ns]").astype(np.int64))
+    return np.asarray(pd.to_numeric(values).to_numpy(), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """One (machine, window)'s aggregate rows, in bucket order, and their load."""
+
+    index: NDArray[np.int64]
+    channel: NDArray[Any]
+    loads: RowLoad
+
+    def load(self, mask: NDArray[np.bool_], which: str = "mean") -> NDArray[np.float64]:
+        array = getattr(self.loads, which)
+        if array is None:
+            array = self.loads.mean
+        return np.asarray(np.clip(array[self.index[mask]], 0.0, 1.0), dtype=np.float64)
+
+
+def _lagged(delta: NDArray[np.float64], lag: float) -> NDArray[np.float64]:
+    """First-order lag along the buckets, starting settled at the first bucket's value."""
+    if lag <= 0 or delta.size == 0:
+        return delta
+    out = np.empty_like(delta)
+    level = float(delta[0])
+    for i, target in enumerate(delta.tolist()):
+        level = lag * level + (1.0 - lag) * target
+        out[i] = level
+    return out
+
+
 def _apply(
     values: dict[str, NDArray[np.float64]],
-    channel_of: NDArray[Any],
-    rows: NDArray[np.int64],
+    here: _Rows,
     fault: Injected,
     *,
     scales: dict[str, ChannelScale],
-    load: NDArray[np.float64],
     rng: np.random.Generator,
     keep: NDArray[np.bool_],
 ) -> None:
-    here = channel_of[rows]
+    rows = here.index
 
-    def shift(code: str | None, amount: Callable[[NDArray[np.float64]], Any]) -> None:
+    def shift(
+        code: str | None,
+        amount: Callable[[NDArray[np.float64]], Any],
+        onset: tuple[float, float] | None = None,
+    ) -> None:
+        """Add ``amount(load)`` to channel ``code``; with ``onset`` = (start, length) as
+        shares of the window, the fault arrives during the window along a ramp."""
         if code is None:
             return
-        mask = here == code
-        delta = amount(load[mask])
-        for column in ("mean", "min", "max"):
-            values[column][rows[mask]] += delta
+        mask = here.channel == code
+        n = int(mask.sum())
+        ramp = np.ones(n)
+        if onset is not None and n:
+            position = (np.arange(n) + 0.5) / n
+            ramp = np.clip((position - onset[0]) / max(onset[1], 1e-9), 0.0, 1.0)
+        lag = scales[code].lag if code in scales else 0.0
+        if lag > 0:  # heat: the bucket's level follows the lag; its range does not widen
+            delta = _lagged(np.broadcast_to(amount(here.load(mask)), n) * ramp, lag)
+            for column in ("mean", "min", "max"):
+                values[column][rows[mask]] += delta
+            return
+        # a reading that rises with the load peaks with it: the bucket's extremes move
+        # with the load's extremes, so an effect that grows with load widens the range
+        mean = np.broadcast_to(amount(here.load(mask)), n) * ramp
+        low = np.broadcast_to(amount(here.load(mask, "low")), n) * ramp
+        high = np.broadcast_to(amount(here.load(mask, "high")), n) * ramp
+        new_min = values["min"][rows[mask]] + low
+        new_max = values["max"][rows[mask]] + high
+        values["mean"][rows[mask]] += mean
+        values["min"][rows[mask]] = np.minimum(new_min, new_max)
+        values["max"][rows[mask]] = np.maximum(new_min, new_max)
 
     if fault.mode in MACHINE_MODES:
-        _machine_fault(fault, scales, shift)
+        _machine_fault(fault, scales, shift, rng)
     elif fault.mode in SENSOR_MODES:
         code = fault.channel or next(iter(scales))
         _sensor_fault(
             fault,
             values,
-            rows[here == code],
+            rows[here.channel == code],
             scale=scales[code],
             rng=rng,
             keep=keep,
@@ -153,10 +227,18 @@ def _apply(
         raise ValueError(f"unknown failure mode {fault.mode!r}")
 
 
-Shift = Callable[[str | None, Callable[[NDArray[np.float64]], Any]], None]
+class Shift(Protocol):
+    def __call__(
+        self,
+        code: str | None,
+        amount: Callable[[NDArray[np.float64]], Any],
+        onset: tuple[float, float] | None = None,
+    ) -> None: ...
 
 
-def _machine_fault(fault: Injected, scales: dict[str, ChannelScale], shift: Shift) -> None:
+def _machine_fault(
+    fault: Injected, scales: dict[str, ChannelScale], shift: Shift, rng: np.random.Generator
+) -> None:
     d = fault.d
     t = target_channels(list(scales))
     vib, pressure, hot, cooling = t["vibration"], t["pressure"], t["hot"], t["cooling"]
@@ -164,18 +246,24 @@ def _machine_fault(fault: Injected, scales: dict[str, ChannelScale], shift: Shif
     def span(code: str | None) -> float:
         return scales[code].span if code is not None else 0.0
 
+    def level(code: str | None) -> float:
+        """A pressure falls by a share of what it reads, not of its idle-to-full span."""
+        return max(scales[code].level, scales[code].span) if code is not None else 0.0
+
     if fault.mode == "bearing_wear":
         late = max(0.0, (d - 0.55) / 0.45) ** 1.5
         shift(vib, lambda lr: 1.2 * d * span(vib) * (0.4 + 0.6 * lr))
         shift(hot, lambda lr: 0.35 * late * span(hot) * (0.3 + 0.7 * lr))
     elif fault.mode == "hydraulic_pump_wear" and pressure:
-        shift(pressure, lambda lr: -0.28 * d * span(pressure) * lr)
+        shift(pressure, lambda lr: -0.28 * d * level(pressure) * lr)
         shift(hot, lambda lr: 0.5 * d * span(hot) * (0.2 + 0.8 * lr))
     elif fault.mode == "cooling_fouling":
         shift(cooling, lambda lr: 1.1 * d * span(cooling) * (0.2 + 0.8 * lr))
     elif fault.mode == "seal_hose_leak" and pressure:
-        shift(pressure, lambda lr: -0.6 * d * span(pressure) * (0.5 + 0.5 * lr))
-        shift(hot, lambda _lr: 0.15 * d * span(hot))
+        # a leak takes the pressure down within minutes to hours: often inside the window
+        onset = (float(rng.uniform(-0.6, 0.7)), float(rng.uniform(0.05, 0.6)))
+        shift(pressure, lambda lr: -0.6 * d * level(pressure) * (0.5 + 0.5 * lr), onset)
+        shift(hot, lambda _lr: 0.15 * d * span(hot), onset)
 
 
 def _sensor_fault(

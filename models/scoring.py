@@ -6,13 +6,15 @@ aggregates), scores each family's machines together with the family's active mod
 its recent hourly statistic, and upserts the rows into ``health`` in one transaction.
 Models are cached and reloaded when the active version changes; a family whose model
 cannot be loaded (no active version, trained under other library versions) is skipped
-with a logged error and the others are still scored.
+with a logged error and the others are still scored. After each run the job's listeners
+get its report (prognos/model_alerts.py turns persistent anomalies into alerts).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,14 +46,21 @@ class RunReport:
     anomalous: int = 0
     families: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    anomalous_machines: list[int] = field(default_factory=list)
+
+
+Listener = Callable[[RunReport], None]
 
 
 class ScoringJob:
     """Scores the fleet; ``run_once`` is what the scheduler calls."""
 
-    def __init__(self, pool: ConnectionPool, settings: ScoringSettings) -> None:
+    def __init__(
+        self, pool: ConnectionPool, settings: ScoringSettings, listeners: Sequence[Listener] = ()
+    ) -> None:
         self.pool = pool
         self.settings = settings
+        self.listeners = list(listeners)
         self._models: dict[str, tuple[int, FamilyModel]] = {}
         self._lock = threading.Lock()
         self.runs = 0
@@ -115,6 +124,9 @@ class ScoringJob:
                 rows.append(health)
                 report.families[family] = len(health)
                 report.anomalous += int(health["anomalous"].sum())
+                report.anomalous_machines += health.loc[
+                    health["anomalous"], "equipment_id"
+                ].tolist()
             if rows:
                 report.scored = store.write_health(conn, pd.concat(rows, ignore_index=True))
         self.runs += 1
@@ -124,6 +136,11 @@ class ScoringJob:
             "health scored",
             extra={"machines": report.scored, "anomalous": report.anomalous, "at": end.isoformat()},
         )
+        for listener in self.listeners:
+            try:
+                listener(report)
+            except Exception:  # a broken listener never stops scoring
+                log.exception("a listener of the scoring job failed")
         return report
 
 
@@ -132,9 +149,11 @@ def schedule(
     pool: ConnectionPool,
     settings: ScoringSettings,
     interval_s: float,
+    listeners: Sequence[Listener] = (),
 ) -> ScoringJob:
-    """Register the scoring job on an APScheduler 3 scheduler (job id ``health_scoring``)."""
-    job = ScoringJob(pool, settings)
+    """Register the scoring job on an APScheduler 3 scheduler (job id ``health_scoring``);
+    ``listeners`` are called with each run's report (the model-alert rule is one)."""
+    job = ScoringJob(pool, settings, listeners)
     scheduler.add_job(
         _logged(job.run_once),
         "interval",

@@ -135,6 +135,7 @@ HEALTH_COLUMNS = [
     "mode",
     "mode_probability",
     "sensor_fault",
+    "sensor_probability",
     "rul_hours",
     "rul_low_hours",
     "rul_high_hours",
@@ -184,3 +185,55 @@ def statistic_history(
     return pd.DataFrame(rows, columns=["equipment_id", "hour", "statistic"]).astype(
         {"equipment_id": np.int64, "hour": np.float64, "statistic": np.float64}
     )
+
+
+_RECENT: LiteralString = """
+    SELECT DISTINCT ON (h.equipment_id, time_bucket(%(step)s, h.time))
+           h.equipment_id, extract(epoch FROM h.time), h.statistic,
+           h.statistic / greatest((v.metadata -> 'metrics' ->> 'alarm_threshold')::float, 1e-9),
+           h.mode, h.mode_probability, h.sensor_fault, h.sensor_probability,
+           (SELECT key FROM jsonb_each_text(h.contributions) ORDER BY value::float DESC LIMIT 1),
+           h.explanation, h.rul_hours, h.rul_low_hours, h.rul_high_hours
+    FROM health h JOIN model_versions v ON v.family = h.family AND v.version = h.model_version
+    WHERE h.equipment_id = ANY(%(machines)s) AND h.time > %(since)s AND h.time <= %(until)s
+    ORDER BY h.equipment_id, time_bucket(%(step)s, h.time), h.time DESC"""
+
+RECENT_COLUMNS = [
+    "equipment_id",
+    "time",
+    "statistic",
+    "ratio",
+    "mode",
+    "mode_probability",
+    "sensor_fault",
+    "sensor_probability",
+    "channel",
+    "explanation",
+    "rul_hours",
+    "rul_low_hours",
+    "rul_high_hours",
+]
+
+
+def recent_health(
+    conn: psycopg.Connection[Any],
+    machines: list[int],
+    since: datetime,
+    until: datetime,
+    *,
+    step_s: float,
+) -> pd.DataFrame:
+    """The machines' health rows in (since, until], at most one per ``step_s`` (the
+    latest of each step), with ``ratio`` (statistic over the model's alarm threshold),
+    ``channel`` (the largest contributor) and ``time`` in epoch seconds."""
+    rows = conn.execute(
+        _RECENT,
+        {"machines": machines, "since": since, "until": until, "step": f"{step_s} seconds"},
+    ).fetchall()
+    frame = pd.DataFrame(rows, columns=RECENT_COLUMNS)
+    for column in ("time", "statistic", "ratio", "mode_probability", "sensor_probability"):
+        frame[column] = frame[column].astype(np.float64)
+    for column in ("rul_hours", "rul_low_hours", "rul_high_hours"):
+        frame[column] = frame[column].astype(np.float64)
+    frame["sensor_fault"] = frame["sensor_fault"].astype(bool)
+    return frame

@@ -115,7 +115,12 @@ def fleet(
         )
     out = pd.concat(frames, ignore_index=True)
     if faults:
-        scales = {c.code: ChannelScale(abs(c.full - c.idle), 4.6 * c.noise) for c in channels}
+        scales = {
+            c.code: ChannelScale(
+                abs(c.full - c.idle), 4.6 * c.noise, lag=c.lag_buckets / (1.0 + c.lag_buckets)
+            )
+            for c in channels
+        }
         each = {(m, w): fault for m, fault in faults.items() for w in range(windows)}
         out = inject(out, each, scales, out["_load"].to_numpy(), rng)
     return out.drop(columns="_load")

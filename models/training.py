@@ -10,11 +10,12 @@ library versions) and marked active.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -24,6 +25,9 @@ from models.family import TrainingConfig, fit_load_model, train_from_features
 from models.features import feature_names, window_features
 
 Progress = Callable[[str], None]
+# machine -> time ranges its history must not be learned from (a service record: the
+# machine was broken or being repaired, or a sensor was replaced)
+Exclusions = Mapping[int, Sequence[tuple[datetime, datetime]]]
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,12 @@ def train(
     now: datetime | None = None,
     config: TrainingConfig | None = None,
     progress: Progress = lambda _msg: None,
+    exclude: Exclusions | None = None,
 ) -> list[Outcome]:
-    """Train the families asked for (default: every family with machines)."""
+    """Train the families asked for (default: every family with machines).
+
+    Windows of a machine that overlap one of its ``exclude`` ranges are left out.
+    """
     end = now or datetime.now(UTC)
     start = end - timedelta(days=settings.days)
     catalog = store.catalog(conn)
@@ -70,6 +78,7 @@ def train(
                 settings=settings,
                 config=config or TrainingConfig(),
                 progress=progress,
+                exclude=exclude or {},
             )
         except ModelsError as exc:
             version, message = None, str(exc)
@@ -87,6 +96,7 @@ def _train_one(
     settings: TrainSettings,
     config: TrainingConfig,
     progress: Progress,
+    exclude: Exclusions,
 ) -> tuple[int, str]:
     if not family.machines:
         raise NotEnoughDataError(f"{family.code} has no machines")
@@ -114,6 +124,7 @@ def _train_one(
             f"{family.code}: batch {number}/{len(batches)}: {len(machines)} machines, "
             f"{len(history)} bucket rows"
         )
+        history = drop_excluded(history, start, settings.window_s, exclude)
         if history.empty:
             continue
         if load_model is None:
@@ -150,6 +161,25 @@ def _train_one(
         f"version {version} active ({metrics['windows']} windows of {metrics['machines']} "
         f"machines, alarm threshold {metrics['alarm_threshold']:.2f})"
     )
+
+
+def drop_excluded(
+    history: pd.DataFrame, start: datetime, window_s: float, exclude: Exclusions
+) -> pd.DataFrame:
+    """``history`` without the windows that overlap their machine's excluded ranges."""
+    if not exclude or history.empty:
+        return history
+    machine = history["equipment_id"].to_numpy()
+    low = start.timestamp() + history["window"].to_numpy() * window_s
+    high = low + window_s
+    drop = np.zeros(len(history), dtype=bool)
+    for equipment_id, ranges in exclude.items():
+        mine = machine == equipment_id
+        if not mine.any():
+            continue
+        for first, last in ranges:
+            drop |= mine & (low < last.timestamp()) & (high > first.timestamp())
+    return history[~drop].reset_index(drop=True)
 
 
 def schedule_retraining(

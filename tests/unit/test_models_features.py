@@ -53,7 +53,7 @@ def test_each_fault_has_its_signature(load_model: LoadModel) -> None:
     healthy = f.drop(index=list(faults))
     # fouling heats more under load; a drifting sensor is off by the same at any load
     assert f.loc[1, "coolant_temp:level"] > 5
-    assert f.loc[1, "coolant_temp:load_corr"] > 0.8
+    assert f.loc[1, "coolant_temp:load_corr"] > 0.7
     assert abs(f.loc[2, "coolant_temp:level"]) > 2
     assert abs(f.loc[2, "coolant_temp:load_corr"]) < 0.5
     # a stuck sensor has no within-bucket range and no longer follows the load
