@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from models import cmapss, skab, skab_methods
+from models import cmapss, sim_metrics, skab, skab_methods
 from models.metrics import interval_coverage, phm08_score, rmse
 
 Progress = Callable[[str], None]
@@ -141,6 +141,8 @@ def table(report: dict[str, Any]) -> str:
     """A report as a text table."""
     if report.get("benchmark") == "skab":
         return _skab_table(report)
+    if report.get("benchmark") == "sim":
+        return sim_metrics.render(report)
     if "subsets" in report:
         return "\n\n".join(_cmapss_table(r) for r in report["subsets"])
     return _cmapss_table(report)

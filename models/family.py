@@ -27,15 +27,8 @@ from numpy.typing import NDArray
 from models.baseline import MachineBaseline
 from models.errors import NotEnoughDataError
 from models.features import FEATURES, LoadModel, arrange, window_features
-from models.injection import (
-    MODES,
-    SENSOR_MODES,
-    ChannelScale,
-    Injected,
-    RowLoad,
-    applicable,
-    inject,
-)
+from models.injection import SENSOR_MODES
+from models.mode_training import train_classifier
 from models.modes import FailureModeClassifier, signatures
 from models.multivariate import PCADetector
 from models.roles import label
@@ -150,25 +143,6 @@ def scale_floors(features: pd.DataFrame) -> Floats:
     return np.asarray(floors, dtype=np.float64)
 
 
-def sensor_threshold(
-    classifier: FailureModeClassifier, x: Floats, y: NDArray[Any], default: float = 0.5
-) -> float:
-    """The P(sensor) above which a window is read as a sensor fault: the candidate with
-    the best balanced accuracy (sensor faults found, machine faults kept) on held-out
-    injections. A machine fault read as a sensor sends nobody; a sensor fault read as
-    the machine sends a technician for nothing: both errors weigh the same."""
-    sensor = np.isin(y, SENSOR_MODES)
-    if x.shape[0] == 0 or sensor.all() or not sensor.any():
-        return default
-    is_sensor = np.isin(classifier.classes_, SENSOR_MODES)
-    p = classifier.predict_proba(x)[:, is_sensor].sum(axis=1)
-    candidates = np.round(np.arange(0.3, 0.851, 0.05), 2)
-    balanced = [0.5 * (np.mean(p[sensor] >= t) + np.mean(p[~sensor] < t)) for t in candidates]
-    best = max(balanced)
-    # among equally good thresholds, the one nearest the even split
-    return float(min(candidates[np.isclose(balanced, best)], key=lambda t: abs(t - default)))
-
-
 def health_score(statistic: Floats, alarm: float) -> Floats:
     """100 when the detector sees nothing, 50 at the alarm threshold, towards 0 beyond."""
     ratio = np.asarray(statistic, dtype=np.float64) / alarm
@@ -186,50 +160,6 @@ def _empty_scores(channels: list[str]) -> pd.DataFrame:
         "sensor_probability",
     ]
     return pd.DataFrame(columns=[*columns, *channels])
-
-
-def channel_scales(aggregates: pd.DataFrame, model: LoadModel) -> dict[str, ChannelScale]:
-    """Each channel's load span and noise, from healthy aggregates."""
-    arranged = arrange(aggregates, model.channels)
-    means = arranged.stats["mean"]
-    ranges = arranged.stats["max"] - arranged.stats["min"]
-    li = model.load_index
-    load_span = 1.0
-    if li is not None:
-        low, high = np.nanpercentile(means[:, li], [5, 95])
-        load_span = float(high - low) or 1.0
-    out: dict[str, ChannelScale] = {}
-    for j, channel in enumerate(model.channels):
-        low, high = np.nanpercentile(means[:, j], [5, 95])
-        span = float(high - low)
-        coef = model.coef.get(channel)
-        if coef is not None and coef.size > 1:
-            # steady state: the load and its exponential means all move together
-            span = max(span, float(abs(coef[1:].sum()) * load_span))
-        noise = float(np.nanmedian(ranges[:, j]))
-        lag = float(getattr(model, "lag", {}).get(channel, 0.0))
-        full = float(np.nan_to_num(np.abs(np.nanpercentile(means[:, j], 95))))
-        out[channel] = ChannelScale(
-            span=max(span, 1e-6), noise=max(noise, 1e-9), lag=lag, level=full
-        )
-    return out
-
-
-def row_load(aggregates: pd.DataFrame, model: LoadModel) -> RowLoad:
-    """The operating point (0 idle .. 1 full) of every aggregate row's bucket, with the
-    lowest and highest load within the bucket."""
-    if model.load is None:
-        return RowLoad(np.full(len(aggregates), 0.5))
-    key = ["equipment_id", "window", "bucket"]
-    load = aggregates.loc[aggregates["channel"] == model.load, [*key, "mean", "min", "max"]]
-    low, high = np.nanpercentile(load["mean"], [5, 95])
-    merged = aggregates[key].merge(load, on=key, how="left")
-
-    def level(column: str) -> Floats:
-        x = (merged[column].to_numpy(dtype=np.float64) - low) / max(high - low, 1e-9)
-        return np.asarray(np.nan_to_num(np.clip(x, 0.0, 1.0), nan=0.5), dtype=np.float64)
-
-    return RowLoad(level("mean"), level("min"), level("max"))
 
 
 def fit_load_model(history: pd.DataFrame, channels: list[str]) -> LoadModel:
@@ -306,7 +236,7 @@ def train_from_features(
     }
     sample_keys = sample.set_index(["equipment_id", "window"]).index.unique()
     usable = features[features.index.isin(sample_keys)]
-    model.classifier, metrics["modes"] = _train_classifier(model, sample, usable, config, say)
+    model.classifier, metrics["modes"] = train_classifier(model, sample, usable, config, say)
     return model, metrics
 
 
@@ -345,63 +275,3 @@ def _fit_detection(
     fit_on = features[healthy] if healthy.sum() >= 20 else features
     model.detector.fit(model.z_scores(fit_on).to_numpy())
     return model
-
-
-def _train_classifier(
-    model: FamilyModel,
-    history: pd.DataFrame,
-    features: pd.DataFrame,
-    config: TrainingConfig,
-    say: Any,
-) -> tuple[FailureModeClassifier | None, dict[str, Any]]:
-    rng = np.random.default_rng(config.seed)
-    channels = model.channels
-    modes = [m for m in MODES if applicable(m, channels)]
-    keys = list(features.index)
-    # each injection goes into its own copy of a healthy window (renumbered -1, -2, ...),
-    # so a short history still yields enough examples of every mode
-    picks = rng.choice(len(keys), size=config.injections, replace=config.injections > len(keys))
-    positions = history.groupby(["equipment_id", "window"], sort=False).indices
-    rows, windows = [], []
-    faults: dict[tuple[int, int], Injected] = {}
-    for n, i in enumerate(picks):
-        machine, window = int(keys[i][0]), int(keys[i][1])
-        mode = modes[int(rng.integers(len(modes)))]
-        sensor = channels[int(rng.integers(len(channels)))] if mode in SENSOR_MODES else None
-        faults[(machine, -(n + 1))] = Injected(
-            mode, float(rng.uniform(*config.injection_d)), sensor
-        )
-        found = np.asarray(positions[(machine, window)], dtype=np.int64)
-        rows.append(found)
-        windows.append(np.full(found.size, -(n + 1)))
-    scales = channel_scales(history, model.load_model)
-    subset = history.iloc[np.concatenate(rows)].reset_index(drop=True)
-    subset["window"] = np.concatenate(windows)
-    faulty = inject(subset, faults, scales, row_load(subset, model.load_model), rng)
-    injected = window_features(faulty, model.load_model)
-    injected = injected[model.usable(injected)]
-    z = model.z_scores(injected)
-    flagged = model.detector.statistic(z.to_numpy()) > model.alarm_threshold
-    labels = np.array([faults[(int(k[0]), int(k[1]))].mode for k in z.index])
-    detected = {m: float(flagged[labels == m].mean()) for m in modes if (labels == m).any()}
-    x, y = signatures(z[flagged], channels), labels[flagged]
-    if len(np.unique(y)) < 2:
-        say(f"{model.family}: too few detected injections to learn failure modes")
-        return None, {"detected_share": detected}
-    half = rng.random(len(y)) < 0.7
-    check = FailureModeClassifier(random_state=config.seed).fit(x[half], y[half])
-    accuracy = (
-        float(np.mean(check.predict(x[~half]) == y[~half])) if (~half).any() else float("nan")
-    )
-    model.sensor_threshold = sensor_threshold(check, x[~half], y[~half])
-    classifier = FailureModeClassifier(random_state=config.seed).fit(x, y)
-    say(
-        f"{model.family}: failure modes from {len(y)} detected injections, "
-        f"held-out accuracy {accuracy:.0%}, sensor if P(sensor) >= {model.sensor_threshold:.2f}"
-    )
-    return classifier, {
-        "detected_share": detected,
-        "held_out_accuracy": accuracy,
-        "sensor_threshold": model.sensor_threshold,
-        "trained_on": len(y),
-    }

@@ -34,13 +34,18 @@ def _progress(enabled: bool) -> Callable[[str], None]:
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from device_sim.errors import SimError  # noqa: PLC0415
     from models import evaluation  # noqa: PLC0415 - heavy: only this command needs it
     from models.errors import ModelsError  # noqa: PLC0415
 
     data_root = settings.models.data_dir
     show = not args.quiet
     try:
-        if args.target == "skab":
+        if args.target == "sim":
+            from prognos import eval_sim  # noqa: PLC0415 - heavy: only this command needs it
+
+            report = eval_sim.main(args.fleet, progress=_progress(show), truth_csv=args.truth)
+        elif args.target == "skab":
             directory = args.data or data_root / "skab"
             report = evaluation.evaluate_skab(directory, progress=_progress(show))
         else:
@@ -48,7 +53,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
             report = evaluation.evaluate_cmapss(
                 directory, args.subset, select=args.select, progress=_progress(show)
             )
-    except ModelsError as exc:
+    except (ModelsError, SimError) as exc:
         raise ModelCommandError(str(exc)) from exc
     print(json.dumps(report) if args.json else evaluation.table(report))
     return 0
@@ -89,10 +94,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--days", type=float, help="history to read (default PROGNOS_MODELS__TRAINING_DAYS, 7)"
     )
-    text = "measure the health models on a public benchmark (SKAB or C-MAPSS)"
+    text = (
+        "measure the health models: against the simulator's fault truth (sim), or on a public "
+        "benchmark (SKAB, C-MAPSS)"
+    )
     p = sub.add_parser("eval", help=text, description=text)
     p.set_defaults(func=cmd_eval)
-    p.add_argument("target", choices=["skab", "cmapss"], help="which benchmark")
+    p.add_argument("target", choices=["sim", "skab", "cmapss"], help="what to measure against")
+    p.add_argument(
+        "--fleet",
+        type=Path,
+        help="sim: fleet file with an [evaluation] table (default examples/eval-fleet.toml)",
+    )
+    p.add_argument("--truth", type=Path, help="sim: also write the fault truth to this CSV")
     p.add_argument(
         "--data",
         type=Path,

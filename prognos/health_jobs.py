@@ -9,6 +9,7 @@ from psycopg_pool import ConnectionPool
 
 from models import scoring, training
 from models.scoring import ScoringJob
+from prognos.model_alerts import ModelAlertJob
 from prognos.settings import Settings
 
 __all__ = ["ScoringJob", "schedule", "scoring_settings", "train_settings"]
@@ -29,11 +30,15 @@ def train_settings(settings: Settings, days: float | None = None) -> training.Tr
 
 
 def schedule(scheduler: Any, pool: ConnectionPool, settings: Settings) -> ScoringJob | None:
-    """Score every machine every ``score_interval_s``; retrain on schedule if configured."""
+    """Score every machine every ``score_interval_s`` and turn persistent anomalies into
+    model alerts after each run; retrain on schedule if configured."""
     m = settings.models
     job = None
     if m.scoring_enabled:
-        job = scoring.schedule(scheduler, pool, scoring_settings(settings), m.score_interval_s)
+        listeners = [ModelAlertJob(pool)] if m.alerts_enabled else []
+        job = scoring.schedule(
+            scheduler, pool, scoring_settings(settings), m.score_interval_s, listeners
+        )
     if m.retrain_interval_s is not None:
         training.schedule_retraining(
             scheduler, pool, train_settings(settings), m.retrain_interval_s

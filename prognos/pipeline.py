@@ -4,7 +4,8 @@ The ingest worker calls an ``AlertPipeline`` after each batch commits (and befor
 batch's messages are acknowledged). For every machine and channel that left its valid
 range, one transaction opens the alert, opens and routes its work order, and records
 ``alert.opened`` and ``work_order.created`` in the outbox. A redelivered batch finds the
-alert already open and does nothing more.
+alert already open and does nothing more. ``dispatch`` is that alert-to-work-order step,
+shared with the model-alert job (prognos/model_alerts.py).
 """
 
 from __future__ import annotations
@@ -14,18 +15,41 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerts.outbox import emit
 from alerts.rules import ChannelLimit, LimitArrays, ReadingLike, evaluate_thresholds
-from alerts.store import load_limits, open_alert
+from alerts.store import Alert, load_limits, open_alert
 from fieldservice.dispatch import open_work_order
+from fieldservice.domain import WorkOrder
 from fieldservice.sla import SlaPolicy
 from ingest.batch import Reading, ReadingBatch, from_us
 
 log = logging.getLogger(__name__)
+
+
+def dispatch(
+    conn: psycopg.Connection[Any], alert: Alert, *, now: datetime, sla: SlaPolicy
+) -> WorkOrder:
+    """An alert just opened: record ``alert.opened``, open and route its work order and
+    record ``work_order.created``, all in the caller's transaction (every rule does this)."""
+    emit(conn, "alert.opened", "alert", alert.id, alert.as_event())
+    order = open_work_order(
+        conn,
+        equipment_id=alert.equipment_id,
+        grade=alert.grade,
+        fault_description=alert.message,
+        source="alert",
+        now=now,
+        alert_id=alert.id,
+        sla=sla,
+    )
+    emit(conn, "work_order.created", "work_order", order.id, order.as_event())
+    return order
 
 
 class AlertPipeline:
@@ -74,18 +98,7 @@ class AlertPipeline:
                 alert = open_alert(conn, candidate)
                 if alert is None:
                     continue  # already open: a redelivery, or the fault persists
-                emit(conn, "alert.opened", "alert", alert.id, alert.as_event())
-                order = open_work_order(
-                    conn,
-                    equipment_id=alert.equipment_id,
-                    grade=alert.grade,
-                    fault_description=alert.message,
-                    source="alert",
-                    now=now,
-                    alert_id=alert.id,
-                    sla=self.sla,
-                )
-                emit(conn, "work_order.created", "work_order", order.id, order.as_event())
+                order = dispatch(conn, alert, now=now, sla=self.sla)
             self.opened += 1
             log.info(
                 "alert opened",

@@ -133,6 +133,7 @@ class ModelSettings(BaseModel):
     data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"  # SKAB and C-MAPSS for eval
     source: Literal["rollup", "raw"] = "rollup"  # readings_1m, or raw readings
     scoring_enabled: bool = True
+    alerts_enabled: bool = True  # model alerts after each scoring run (prognos/model_alerts.py)
     score_interval_s: float = Field(60.0, gt=0, description="seconds between scoring runs")
     window_s: float = Field(3600.0, gt=0, description="scoring window: the latest N seconds")
     bucket_s: float = Field(60.0, gt=0, description="time_bucket width of the features")

@@ -65,3 +65,19 @@ def test_model_commands_have_their_own_help(
         main([command, "--help"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: prognos {command}")
+
+
+def test_eval_sim_refuses_a_fleet_file_without_an_evaluation_table(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    demo = Path(__file__).parents[2] / "examples" / "demo-fleet.toml"
+    assert main(["eval", "sim", "--fleet", str(demo), "--quiet"]) == 1
+    assert "no [evaluation] table" in capsys.readouterr().err
+
+
+def test_the_evaluation_fleet_plans_train_and_test_periods() -> None:
+    from prognos import eval_sim
+
+    plan = eval_sim.load_plan(eval_sim.DEFAULT_FLEET)
+    assert (plan.train_days, plan.test_days) == (14.0, 46.0)
+    assert plan.split.isoformat() == "2026-02-15T00:00:00+00:00"

@@ -1,0 +1,209 @@
+"""The evidence behind model alerts: what holds at each scored window of a machine. Pure.
+
+``assess`` turns each machine's health rows (in time order) into flags that use only
+that row and the earlier ones: whether the anomaly has persisted, whether it reads as a
+sensor or as the machine, whether the machine has been calm long enough to clear its
+alerts. alerts/model_rule.py acts on them (the rule itself is documented there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+MACHINE, SENSOR = "machine", "sensor"
+CRITICAL_MODES = frozenset({"seal_hose_leak"})  # modes that stop the machine within hours
+
+Floats = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ModelAlertPolicy:
+    persist_s: float = 3600.0
+    severe_ratio: float = 3.0
+    severe_persist_s: float = 1200.0
+    max_gap_s: float = 1200.0
+    evidence_s: float = 6 * 3600.0
+    sensor_share: float = 0.5
+    clear_ratio: float = 0.5
+    clear_s: float = 6 * 3600.0
+    critical_rul_h: float = 24.0
+
+    def __post_init__(self) -> None:
+        for name in ("persist_s", "severe_persist_s", "max_gap_s", "evidence_s", "clear_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if not 0 < self.clear_ratio <= 1 <= self.severe_ratio:
+            raise ValueError("clear_ratio and severe_ratio must satisfy 0 < clear <= 1 <= severe")
+        if not 0 < self.sensor_share <= 1:
+            raise ValueError("sensor_share must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class HealthRows:
+    """Scored windows, sorted by machine and time (``from_columns`` sorts them)."""
+
+    equipment_id: NDArray[np.int64]
+    time: Floats  # epoch seconds of the window's end
+    ratio: Floats  # statistic / alarm threshold
+    mode: NDArray[Any]  # str or None
+    mode_probability: Floats
+    sensor_fault: NDArray[np.bool_]
+    sensor_probability: Floats  # the sensor modes' total probability (NaN: unknown)
+    channel: NDArray[Any]  # the channel contributing most
+    explanation: NDArray[Any]
+    rul_hours: Floats
+    rul_low_hours: Floats
+    rul_high_hours: Floats
+
+    @classmethod
+    def from_columns(cls, **columns: Any) -> HealthRows:
+        machine = np.asarray(columns["equipment_id"], dtype=np.int64)
+        time = np.asarray(columns["time"], dtype=np.float64)
+        order = np.lexsort((time, machine))
+        n = machine.size
+
+        def col(name: str, dtype: Any, default: Any) -> NDArray[Any]:
+            value = columns.get(name)
+            array = np.full(n, default, dtype=dtype) if value is None else np.asarray(value)
+            return np.asarray(array[order], dtype=dtype)
+
+        return cls(
+            equipment_id=machine[order],
+            time=time[order],
+            ratio=col("ratio", np.float64, np.nan),
+            mode=col("mode", object, None),
+            mode_probability=np.nan_to_num(col("mode_probability", np.float64, np.nan)),
+            sensor_fault=col("sensor_fault", bool, False),
+            sensor_probability=col("sensor_probability", np.float64, np.nan),
+            channel=col("channel", object, None),
+            explanation=col("explanation", object, ""),
+            rul_hours=col("rul_hours", np.float64, np.nan),
+            rul_low_hours=col("rul_low_hours", np.float64, np.nan),
+            rul_high_hours=col("rul_high_hours", np.float64, np.nan),
+        )
+
+    def __len__(self) -> int:
+        return int(self.equipment_id.size)
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What holds at each row (from that row and the earlier rows of its machine)."""
+
+    machine_ready: NDArray[np.bool_]
+    sensor_ready: NDArray[np.bool_]
+    clear: NDArray[np.bool_]
+    run_start: NDArray[np.int64]  # first row of the anomalous run the row belongs to
+    evidence_start: NDArray[np.int64]  # first row of the run within evidence_s
+    sensor_share: Floats
+    severe_start: NDArray[np.int64]  # first row of the severe run (where the row is severe)
+    severe_ready: NDArray[np.bool_]  # severe for severe_persist_s
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What an alert is about: a machine degrading (``machine``), a failure mode that
+    stops the machine within hours (its name), or one sensor (``sensor`` and its channel)."""
+
+    equipment_id: int
+    key: str = MACHINE
+    channel: str | None = None
+
+
+def _runs(flag: NDArray[np.bool_], new_machine: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """Index of the first row of the run of ``flag`` each row belongs to."""
+    index = np.arange(flag.size, dtype=np.int64)
+    previous = np.r_[False, flag[:-1]]
+    starts = flag & (new_machine | ~previous)
+    return np.maximum.accumulate(np.where(starts, index, 0))
+
+
+def _observed(time: Floats, start: NDArray[np.int64], cap: float) -> Floats:
+    """Observed seconds since the row ``start``: gaps counted up to ``cap`` each."""
+    gap = np.minimum(np.diff(time, prepend=time[:1]), cap) if time.size else time
+    total = np.cumsum(gap)
+    return np.asarray(total - total[start], dtype=np.float64)
+
+
+def assess(rows: HealthRows, policy: ModelAlertPolicy) -> Flags:
+    n = len(rows)
+    if n == 0:
+        empty_b = np.zeros(0, dtype=bool)
+        empty_i = np.zeros(0, dtype=np.int64)
+        return Flags(empty_b, empty_b, empty_b, empty_i, empty_i, np.zeros(0), empty_i, empty_b)
+    m, t, ratio = rows.equipment_id, rows.time, np.nan_to_num(rows.ratio)
+    new_machine = np.r_[True, m[1:] != m[:-1]]
+    machine_start = np.maximum.accumulate(np.where(new_machine, np.arange(n), 0))
+    anomalous = ratio >= 1.0
+    run_start = _runs(anomalous, new_machine)
+    observed = _observed(t, run_start, policy.max_gap_s)
+    severe = ratio >= policy.severe_ratio
+    severe_start = _runs(severe, new_machine)
+    severe_observed = _observed(t, severe_start, policy.max_gap_s)
+    severe_ready = severe & (severe_observed >= policy.severe_persist_s)
+    persistent = anomalous & ((observed >= policy.persist_s) | severe_ready)
+    calm = ratio < policy.clear_ratio
+    calm_start = _runs(calm, new_machine)
+    clear = calm & (_observed(t, calm_start, policy.max_gap_s) >= policy.clear_s)
+    # the run's windows within evidence_s vote for sensor or machine, by their probability
+    key = m.astype(np.float64) * 1e11 + t
+    evidence_start = np.maximum(
+        np.searchsorted(key, key - policy.evidence_s, side="left"),
+        np.maximum(run_start, machine_start),
+    ).astype(np.int64)
+    # the share of the evidence windows the model read as a sensor fault
+    sensor_sum = np.cumsum(np.r_[0.0, (anomalous & rows.sensor_fault).astype(np.float64)])
+    count = np.cumsum(np.r_[0.0, anomalous.astype(np.float64)])
+    upto = np.arange(1, n + 1)
+    votes = count[upto] - count[evidence_start]
+    share = np.where(
+        votes > 0,
+        (sensor_sum[upto] - sensor_sum[evidence_start]) / np.where(votes > 0, votes, 1.0),
+        0.0,
+    )
+    sensor = share >= policy.sensor_share
+    return Flags(
+        machine_ready=persistent & ~sensor,
+        sensor_ready=persistent & sensor,
+        clear=clear,
+        run_start=run_start,
+        evidence_start=evidence_start,
+        sensor_share=share,
+        severe_start=severe_start,
+        severe_ready=severe_ready,
+    )
+
+
+def vote(rows: HealthRows, lo: int, hi: int, sensor: bool) -> tuple[str | None, float, str | None]:
+    """The most voted mode (and its share of the vote) and channel among rows [lo, hi]."""
+    picked = np.arange(lo, hi + 1)
+    picked = picked[(rows.ratio[picked] >= 1.0) & (rows.sensor_fault[picked] == sensor)]
+    if picked.size == 0:
+        return None, 0.0, rows.channel[hi]
+    weight = np.maximum(rows.mode_probability[picked], 1e-3)
+    modes: dict[str, float] = {}
+    channels: dict[str, float] = {}
+    for i, w in zip(picked.tolist(), weight.tolist(), strict=True):
+        if rows.mode[i] is not None:
+            modes[rows.mode[i]] = modes.get(rows.mode[i], 0.0) + w
+        if rows.channel[i] is not None:
+            channels[rows.channel[i]] = channels.get(rows.channel[i], 0.0) + w
+    mode = max(modes, key=modes.__getitem__) if modes else None
+    share = modes[mode] / float(weight.sum()) if mode is not None else 0.0
+    channel = max(channels, key=channels.__getitem__) if channels else rows.channel[hi]
+    return mode, share, channel
+
+
+def machine_mode(rows: HealthRows, flags: Flags, i: int) -> tuple[str | None, float]:
+    """The machine mode row ``i`` points at: a mode that stops the machine within hours if
+    the windows of the current severe run vote for it, else the evidence's vote."""
+    if flags.severe_ready[i]:
+        mode, share, _ = vote(rows, int(flags.severe_start[i]), i, False)
+        if mode in CRITICAL_MODES:
+            return mode, share
+    mode, share, _ = vote(rows, int(flags.evidence_start[i]), i, False)
+    return mode, share

@@ -1,0 +1,287 @@
+"""Model alerts: when a machine's health model opens an alert, and when it clears. Pure.
+
+Input: each machine's scored windows (the ``health`` rows) in time order, as arrays:
+the detector statistic over the family model's alarm threshold (``ratio``: 1.0 is the
+alarm level, score 50), the likely failure mode with its probability, whether that mode
+is a sensor's, the channel that contributes most, the explanation and the remaining
+useful life.
+
+**Open (persistence).** One anomalous window is not enough: a machine's health must be
+past the alarm level in every window scored over ``persist_s`` of observed time (a run
+of consecutive anomalous windows; a gap between two windows, such as a night off,
+counts as at most ``max_gap_s``, so an anomaly at the end of one shift and the start of
+the next is not yet persistent). A severe anomaly (``ratio >= severe_ratio``, the level
+at which the health score reaches 10) needs only ``severe_persist_s``: a burst hose
+stops the machine within hours, and an alert an hour later is an hour lost.
+
+**Machine or sensor.** The windows of the run within the last ``evidence_s`` vote, each
+with its mode's probability: when sensor modes hold at least ``sensor_share`` of the
+vote the cause is the sensor (the channel contributing most in those windows) and a
+*sensor check* opens, grade ``minor``; otherwise a machine alert opens, naming the most
+voted machine mode and so the parts. Its grade is ``critical`` for a mode that stops
+the machine within hours (a seal or hose leak) or when the remaining useful life is at
+most ``critical_rul_h``, else ``major``.
+
+**One open alert per machine and cause.** The machine is one cause; each suspected
+sensor is another. A run first read as a sensor and later as the machine (early bearing
+wear shows in vibration alone) opens the machine alert too.
+
+**Clear (hysteresis).** Open model alerts of a machine close once every window over
+``clear_s`` of observed time stayed below ``clear_ratio`` of the alarm level (health
+score of 80 and above for the default 0.5): after a repair, not at the first good hour.
+A silent machine (down, or off) keeps its alerts open.
+
+``assess`` computes, for every row, whether each condition holds at that row using only
+that row and earlier ones; ``decide`` acts on each machine's latest row (the live job),
+and ``replay`` steps through every row (the evaluation). A replay therefore takes the
+decisions the live job would have taken, had it run at every scored window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from alerts.model_evidence import (
+    CRITICAL_MODES,
+    MACHINE,
+    SENSOR,
+    Cause,
+    Flags,
+    HealthRows,
+    ModelAlertPolicy,
+    assess,
+    machine_mode,
+    vote,
+)
+
+__all__ = [
+    "CRITICAL_MODES",
+    "MACHINE",
+    "MODEL_RULE",
+    "SENSOR",
+    "Cause",
+    "HealthRows",
+    "ModelAlert",
+    "ModelAlertPolicy",
+    "Transition",
+    "alert_at",
+    "assess",
+    "decide",
+    "replay",
+]
+
+MODEL_RULE = "model"
+
+# What each machine failure mode means for the technician: the component, and the
+# prefixes of the part numbers a repair likely needs (the parts catalogue's families).
+MODE_PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "bearing_wear": ("bearing", ("P-BRG",)),
+    "hydraulic_pump_wear": ("main pump (internal leakage)", ("P-HYDPUMP", "P-AIREND")),
+    "cooling_fouling": ("radiator / cooler", ("P-RAD", "P-COOLER")),
+    "seal_hose_leak": ("hose / seals", ("P-HOSE", "P-SEAL")),
+}
+_SENSOR_PARTS = (("temp", "P-SENS-TEMP"), ("pressure", "P-SENS-PRES"), ("vibration", "P-SENS-VIB"))
+
+
+@dataclass(frozen=True)
+class ModelAlert:
+    """An alert the rule opens, with what a technician needs to know."""
+
+    equipment_id: int
+    kind: str  # "machine" or "sensor"
+    channel: str | None
+    grade: str
+    mode: str | None
+    component: str
+    part_prefixes: tuple[str, ...]
+    message: str
+    at: datetime  # end of the window that made it persistent
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cause(self) -> Cause:
+        if self.kind == SENSOR:
+            return Cause(self.equipment_id, SENSOR, self.channel)
+        key = self.mode if self.mode in CRITICAL_MODES else MACHINE
+        return Cause(self.equipment_id, key or MACHINE)
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str  # "open" or "close"
+    cause: Cause
+    at: datetime
+    alert: ModelAlert | None = None  # for "open"
+
+
+def _label(code: str | None) -> str:
+    return (code or "unknown").replace("_", " ")
+
+
+def sensor_part(channel: str) -> str:
+    lowered = channel.lower()
+    return next((part for word, part in _SENSOR_PARTS if word in lowered), "P-SENS-SPD")
+
+
+def _hours(value: float) -> str:
+    return f"{value:.0f} h" if value < 48 else f"{value / 24:.0f} days"
+
+
+def alert_at(rows: HealthRows, flags: Flags, i: int, policy: ModelAlertPolicy) -> ModelAlert:
+    """The alert row ``i`` opens (its machine_ready or sensor_ready flag holds)."""
+    sensor = bool(flags.sensor_ready[i])
+    lo = int(flags.evidence_start[i])
+    mode, mode_share, channel = vote(rows, lo, i, sensor)
+    if not sensor:
+        mode, mode_share = machine_mode(rows, flags, i)
+    at = datetime.fromtimestamp(float(rows.time[i]), UTC)
+    ratio = float(rows.ratio[i])
+    rul, low, high = (
+        float(rows.rul_hours[i]),
+        float(rows.rul_low_hours[i]),
+        float(rows.rul_high_hours[i]),
+    )
+    score = 100.0 / (1.0 + ratio**2)
+    details: dict[str, Any] = {
+        "kind": SENSOR if sensor else MACHINE,
+        "mode": mode,
+        "mode_share": round(mode_share, 3),
+        "sensor_share": round(float(flags.sensor_share[i]), 3),
+        "ratio": round(ratio, 3),
+        "score": round(score, 1),
+        "explanation": rows.explanation[i],
+        "anomalous_since": datetime.fromtimestamp(
+            float(rows.time[int(flags.run_start[i])]), UTC
+        ).isoformat(),
+        "windows": int(i - lo + 1),
+        "rul_hours": None if np.isnan(rul) else round(rul, 1),
+        "rul_low_hours": None if np.isnan(low) else round(low, 1),
+        "rul_high_hours": None if np.isnan(high) else round(high, 1),
+    }
+    machine = int(rows.equipment_id[i])
+    if sensor:
+        sensor_channel = channel or "unknown"
+        component = f"{_label(sensor_channel)} sensor"
+        prefixes: tuple[str, ...] = (sensor_part(sensor_channel),)
+        message = (
+            f"sensor check: {component} looks {_label(mode).removeprefix('sensor ')} "
+            f"(health {score:.0f}/100; the machine itself reads healthy); remote diagnosis first"
+        )
+        return ModelAlert(
+            machine,
+            SENSOR,
+            sensor_channel,
+            "minor",
+            mode,
+            component,
+            prefixes,
+            message,
+            at,
+            details,
+        )
+    component, prefixes = MODE_PARTS.get(mode or "", ("unknown component", ()))
+    critical = (mode in CRITICAL_MODES) or (not np.isnan(rul) and rul <= policy.critical_rul_h)
+    life = "" if np.isnan(rul) else f"; remaining life about {_hours(rul)}"
+    if not np.isnan(rul) and not np.isnan(low) and not np.isnan(high) and rul < 720:
+        life += f" ({_hours(low)} to {_hours(high)})"
+    message = (
+        f"model: {_label(mode)} likely, {component} (health {score:.0f}/100: "
+        f"{rows.explanation[i] or 'several channels'}{life})"
+    )
+    return ModelAlert(
+        machine,
+        MACHINE,
+        None,
+        "critical" if critical else "major",
+        mode,
+        component,
+        prefixes,
+        message,
+        at,
+        details,
+    )
+
+
+def _opened_in_run(open_now: dict[Cause, float], machine: int, since: float) -> bool:
+    """Whether a machine alert of ``machine`` opened during the current anomalous run."""
+    return any(
+        c.equipment_id == machine and c.key != SENSOR and at >= since for c, at in open_now.items()
+    )
+
+
+def _step(
+    rows: HealthRows,
+    flags: Flags,
+    i: int,
+    open_now: dict[Cause, float],
+    policy: ModelAlertPolicy,
+) -> list[Transition]:
+    """What happens at row ``i`` given the causes open before it (updated in place)."""
+    machine = int(rows.equipment_id[i])
+    t = float(rows.time[i])
+    at = datetime.fromtimestamp(t, UTC)
+    out: list[Transition] = []
+    if flags.clear[i]:
+        mine = [c for c in open_now if c.equipment_id == machine]
+        for cause in sorted(mine, key=lambda c: (c.key, c.channel or "")):
+            del open_now[cause]
+            out.append(Transition("close", cause, at))
+        return out
+    if not (flags.machine_ready[i] or flags.sensor_ready[i]):
+        return out
+    if flags.machine_ready[i] and Cause(machine) in open_now:
+        mode, _ = machine_mode(rows, flags, i)
+        if mode not in CRITICAL_MODES or Cause(machine, mode) in open_now:
+            return out  # the machine's alert is open already
+    run_start = float(rows.time[int(flags.run_start[i])])
+    if flags.sensor_ready[i] and _opened_in_run(open_now, machine, run_start):
+        return out  # the machine alert of this anomaly covers its sensors too
+    alert = alert_at(rows, flags, i, policy)
+    if alert.cause not in open_now:
+        open_now[alert.cause] = t
+        out.append(Transition("open", alert.cause, at, alert))
+    return out
+
+
+def decide(
+    rows: HealthRows, open_causes: Mapping[Cause, datetime], policy: ModelAlertPolicy
+) -> list[Transition]:
+    """What to do now: the transitions at each machine's latest row. ``open_causes``:
+    the model alerts open now, with the time of the window that opened each."""
+    if len(rows) == 0:
+        return []
+    flags = assess(rows, policy)
+    m = rows.equipment_id
+    last = np.flatnonzero(np.r_[m[1:] != m[:-1], True])
+    open_now = {c: at.timestamp() for c, at in open_causes.items()}
+    out: list[Transition] = []
+    for i in last.tolist():
+        out += _step(rows, flags, i, open_now, policy)
+    return out
+
+
+def replay(
+    rows: HealthRows, policy: ModelAlertPolicy, open_causes: Mapping[Cause, datetime] | None = None
+) -> list[Transition]:
+    """Every transition over the rows, as the live job would have taken them."""
+    flags = assess(rows, policy)
+    active = np.flatnonzero(flags.clear | flags.machine_ready | flags.sensor_ready)
+    open_now = {c: at.timestamp() for c, at in (open_causes or {}).items()}
+    machines_open: dict[int, int] = {}
+    for cause in open_now:
+        machines_open[cause.equipment_id] = machines_open.get(cause.equipment_id, 0) + 1
+    out: list[Transition] = []
+    for i in active.tolist():
+        machine = int(rows.equipment_id[i])
+        if flags.clear[i] and not machines_open.get(machine):
+            continue  # nothing to close: the common case, kept cheap
+        for transition in _step(rows, flags, i, open_now, policy):
+            change = 1 if transition.action == "open" else -1
+            machines_open[machine] = machines_open.get(machine, 0) + change
+            out.append(transition)
+    return out

@@ -1,0 +1,249 @@
+"""Health alerts measured against the simulator's fault truth (pure).
+
+The rules (docs/simulator.md, "Evaluating a detector against it"; docs/models.md):
+
+* A **machine fault is due** when its ``failure_at`` falls in the test period. It is
+  **caught** when a machine alert opens on its machine in ``[onset_at, failure_at)``;
+  its **lead time** is ``failure_at`` minus the first such alert, in hours. Recall is
+  caught / due, also over the *observable* due faults: those whose machine sent data
+  scored between the onset (or the test start) and the failure. A fault that begins and
+  ends while its machine is switched off sends nothing a detector could see.
+* A **machine alert is true** when it opens on a machine inside one of its machine
+  faults' ``[onset_at, repaired_at)``; otherwise it is a **false alarm**, also when it
+  opens during a sensor fault only (a sensor fault mistaken for the machine's).
+  Precision is true / all machine alerts; false alarms are counted per 100
+  machine-months of the test period.
+* A **sensor fault** overlapping the test period is **classified as a sensor fault**
+  when a sensor check opens on its machine during ``[onset_at, repaired_at)``,
+  **mistaken** when a machine alert does so outside every machine fault, and **missed**
+  otherwise. Sensor checks outside every fault are false sensor checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+MONTH_S = 30 * 86_400.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    equipment_id: int
+    mode: str
+    sensor: bool
+    onset: datetime
+    failure: datetime
+    repaired: datetime | None  # None: not repaired within the simulation
+    channels: tuple[str, ...] = ()
+    fault_id: str = ""
+
+    def active(self, at: datetime) -> bool:
+        """Degrading, failed or being repaired at ``at``."""
+        return self.onset <= at and (self.repaired is None or at < self.repaired)
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return self.onset < end and (self.repaired is None or self.repaired > start)
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    equipment_id: int
+    at: datetime
+    kind: str  # "machine" or "sensor"
+    mode: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Detection:
+    fault: Fault
+    observable: bool
+    first_alert: datetime | None
+
+    @property
+    def caught(self) -> bool:
+        return self.first_alert is not None
+
+    @property
+    def lead_h(self) -> float | None:
+        if self.first_alert is None:
+            return None
+        return (self.fault.failure - self.first_alert).total_seconds() / 3600.0
+
+
+def machine_months(machines: int, start: datetime, end: datetime) -> float:
+    return machines * (end - start).total_seconds() / MONTH_S
+
+
+def lead_summary(leads: Sequence[float]) -> dict[str, float | None]:
+    if not leads:
+        return {"lead_time_median_h": None, "lead_time_p10_h": None}
+    values = np.asarray(leads, dtype=np.float64)
+    return {
+        "lead_time_median_h": round(float(np.median(values)), 1),
+        "lead_time_p10_h": round(float(np.percentile(values, 10)), 1),
+    }
+
+
+def detections(
+    faults: Iterable[Fault],
+    alerts: Sequence[AlertRecord],
+    start: datetime,
+    end: datetime,
+    observable: set[str] | None = None,
+) -> list[Detection]:
+    """Each machine fault due in [start, end) with its first machine alert, if any.
+
+    ``observable``: the fault ids whose machine sent scored data during the fault (all,
+    when None).
+    """
+    out = []
+    for f in faults:
+        if f.sensor or not start <= f.failure < end:
+            continue
+        times = [
+            a.at
+            for a in alerts
+            if a.kind == "machine"
+            and a.equipment_id == f.equipment_id
+            and f.onset <= a.at < f.failure
+        ]
+        seen = observable is None or f.fault_id in observable
+        out.append(Detection(f, seen, min(times) if times else None))
+    return out
+
+
+def _rates(found: list[Detection]) -> dict[str, float | int | None]:
+    caught = [d for d in found if d.caught]
+    seen = [d for d in found if d.observable]
+    return {
+        "due": len(found),
+        "caught": len(caught),
+        "recall": round(len(caught) / len(found), 4) if found else None,
+        "observable": len(seen),
+        "recall_observable": (round(sum(d.caught for d in seen) / len(seen), 4) if seen else None),
+        **lead_summary([d.lead_h for d in caught if d.lead_h is not None]),
+    }
+
+
+def evaluate(
+    faults: Sequence[Fault],
+    alerts: Sequence[AlertRecord],
+    start: datetime,
+    end: datetime,
+    *,
+    months: float,
+    observable: set[str] | None = None,
+) -> dict[str, object]:
+    """Recall, precision, false alarms per 100 machine-months, lead times, sensor faults."""
+    found = detections(faults, alerts, start, end, observable)
+    per_mode = {
+        mode: _rates([d for d in found if d.fault.mode == mode])
+        for mode in sorted({d.fault.mode for d in found})
+    }
+    machine = [a for a in alerts if a.kind == "machine"]
+    sensor = [a for a in alerts if a.kind == "sensor"]
+
+    def inside(a: AlertRecord, want_sensor: bool) -> bool:
+        return any(
+            f.equipment_id == a.equipment_id and f.sensor == want_sensor and f.active(a.at)
+            for f in faults
+        )
+
+    true_alerts = [a for a in machine if inside(a, False)]
+    false_alerts = [a for a in machine if not inside(a, False)]
+    mistaken = [a for a in false_alerts if inside(a, True)]
+    sensor_faults = [f for f in faults if f.sensor and f.overlaps(start, end)]
+    classified = mistaken_faults = 0
+    channel_right = 0
+    for f in sensor_faults:
+        during = [a for a in alerts if a.equipment_id == f.equipment_id and f.active(a.at)]
+        checks = [a for a in during if a.kind == "sensor"]
+        if checks:
+            classified += 1
+            channel_right += any(a.channel in f.channels for a in checks)
+        elif any(a.kind == "machine" and not inside(a, False) for a in during):
+            mistaken_faults += 1
+    overall = _rates(found)
+    return {
+        "machine_faults_due": overall["due"],
+        "caught": overall["caught"],
+        "recall": overall["recall"],
+        "observable": overall["observable"],
+        "recall_observable": overall["recall_observable"],
+        "machine_alerts": len(machine),
+        "true_alerts": len(true_alerts),
+        "false_alarms": len(false_alerts),
+        "precision": round(len(true_alerts) / len(machine), 4) if machine else None,
+        "machine_months": round(months, 1),
+        "false_alarms_per_100_machine_months": (
+            round(100.0 * len(false_alerts) / months, 2) if months > 0 else None
+        ),
+        "lead_time_median_h": overall["lead_time_median_h"],
+        "lead_time_p10_h": overall["lead_time_p10_h"],
+        "per_mode": per_mode,
+        "sensor_faults": {
+            "in_period": len(sensor_faults),
+            "classified_as_sensor": classified,
+            "right_channel": channel_right,
+            "mistaken_for_machine": mistaken_faults,
+            "missed": len(sensor_faults) - classified - mistaken_faults,
+            "machine_alarms_during_sensor_faults": len(mistaken),
+        },
+        "sensor_checks": len(sensor),
+        "false_sensor_checks": sum(not inside(a, True) and not inside(a, False) for a in sensor),
+    }
+
+
+def _hours(value: object) -> str:
+    return "-" if value is None else f"{float(str(value)):.1f}"
+
+
+def render(report: dict[str, Any]) -> str:
+    """A ``prognos eval sim`` report as text tables."""
+    lines = [
+        f"Simulator: {report['machines']} machines (seed {report['fleet_seed']}), trained "
+        f"{report['training']['from'][:10]} .. {report['training']['until'][:10]}, tested "
+        f"{report['test']['from'][:10]} .. {report['test']['until'][:10]} "
+        f"({report['machine_months']} machine-months; {report['seconds']['total_s']} s)",
+        "",
+        f"{'machine faults':<22} {'due':>4} {'caught':>6} {'recall':>7} {'observable':>10} "
+        f"{'recall obs.':>11} {'lead median h':>13} {'lead p10 h':>10}",
+    ]
+    modes = dict(report["per_mode"])
+    modes["all"] = {
+        "due": report["machine_faults_due"],
+        "caught": report["caught"],
+        "recall": report["recall"],
+        "observable": report["observable"],
+        "recall_observable": report["recall_observable"],
+        "lead_time_median_h": report["lead_time_median_h"],
+        "lead_time_p10_h": report["lead_time_p10_h"],
+    }
+    for mode, m in modes.items():
+        recall = "-" if m["recall"] is None else f"{m['recall']:.1%}"
+        seen = "-" if m["recall_observable"] is None else f"{m['recall_observable']:.1%}"
+        lines.append(
+            f"{mode:<22} {m['due']:>4} {m['caught']:>6} {recall:>7} {m['observable']:>10} "
+            f"{seen:>11} {_hours(m['lead_time_median_h']):>13} {_hours(m['lead_time_p10_h']):>10}"
+        )
+    precision = report["precision"]
+    s = report["sensor_faults"]
+    lines += [
+        "",
+        f"machine alerts: {report['machine_alerts']} ({report['true_alerts']} true, "
+        f"{report['false_alarms']} false): precision "
+        f"{'-' if precision is None else f'{precision:.1%}'}, "
+        f"{report['false_alarms_per_100_machine_months']} false alarms per 100 machine-months",
+        f"sensor faults in the period: {s['in_period']}: {s['classified_as_sensor']} classified "
+        f"as sensor faults ({s['right_channel']} on the right channel), "
+        f"{s['mistaken_for_machine']} mistaken for machine faults, {s['missed']} missed; "
+        f"sensor checks opened: {report['sensor_checks']} "
+        f"({report['false_sensor_checks']} outside every fault)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,329 @@
+"""``prognos eval sim``: the health models and the model-alert rule against the simulator.
+
+Deterministic from the fleet file (its ``seed`` and its ``[evaluation]`` table):
+
+1. a fresh database (a private PostgreSQL + TimescaleDB by default) gets the fleet's
+   registry and ``train_days + test_days`` of history through the simulator's backfill
+   (device_sim/backfill.py, the ingest writer), and the fault truth (``sim_fault_truth``
+   and a CSV);
+2. each family's model is trained on the training period only (``prognos train``'s code,
+   raw readings in ``bucket_s`` buckets), leaving out what a deployment's service records
+   would tell it: a machine that broke down or had a sensor replaced before the end of
+   the training period is not learned from before that repair (``failure_at`` and
+   ``repaired_at`` of the faults that failed in it; never their onset);
+3. the scoring job is replayed over the test period, a ``window_s`` window ending every
+   ``step_s`` (models/replay.py), and the model-alert rule over its health rows
+   (alerts/model_rule.py ``replay``: the decisions the live job takes);
+4. the alerts are measured against the truth (models/sim_metrics.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+from alerts.model_rule import HealthRows, ModelAlertPolicy, replay
+from device_sim.backfill import backfill_db
+from device_sim.fleet import Fleet, load_fleet
+from device_sim.truth import TruthFile, write_db
+from models import registry, sim_metrics, store, training
+from models.errors import DataError
+from models.replay import ReplaySettings
+from models.replay import replay as replay_health
+from prognos import migrations
+from prognos.bench_ingest import with_dbname
+from prognos.localservices import LocalServices
+from prognos.seed import seed
+
+Progress = Callable[[str], None]
+DEFAULT_FLEET = Path(__file__).resolve().parents[1] / "examples" / "eval-fleet.toml"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The ``[evaluation]`` table of a fleet file."""
+
+    start: datetime
+    train_days: float = 14.0
+    test_days: float = 46.0
+    interval_s: float = 120.0  # simulated seconds between samples
+    bucket_s: float = 600.0  # features: time_bucket width
+    window_s: float = 3600.0  # scoring window
+    step_s: float = 1200.0  # a window ends every step_s in the replay
+
+    @property
+    def split(self) -> datetime:
+        return self.start + timedelta(days=self.train_days)
+
+    @property
+    def end(self) -> datetime:
+        return self.split + timedelta(days=self.test_days)
+
+
+def load_plan(path: Path) -> Plan:
+    """The fleet file's ``[evaluation]`` table (``start`` a date or datetime, UTC)."""
+    with path.open("rb") as fh:
+        table = tomllib.load(fh).get("evaluation")
+    if not isinstance(table, dict) or "start" not in table:
+        raise DataError(f"{path} has no [evaluation] table with a start (docs/models.md)")
+    start = table["start"]
+    if isinstance(start, date) and not isinstance(start, datetime):
+        start = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    numbers = {k: float(v) for k, v in table.items() if k != "start"}
+    plan = Plan(start=start, **numbers)
+    ReplaySettings(plan.window_s, plan.step_s).check(plan.bucket_s)
+    return plan
+
+
+def _faults(conn: psycopg.Connection[Any]) -> list[sim_metrics.Fault]:
+    rows = conn.execute(
+        """SELECT fault_id, equipment_id, mode, is_sensor_fault, onset_at, failure_at,
+                  repaired_at, channels
+           FROM sim_fault_truth WHERE equipment_id IS NOT NULL AND mode <> 'excursion'"""
+    ).fetchall()
+    return [
+        sim_metrics.Fault(int(r[1]), r[2], bool(r[3]), r[4], r[5], r[6], tuple(r[7]), r[0])
+        for r in rows
+    ]
+
+
+def service_records(
+    faults: list[sim_metrics.Fault], start: datetime, split: datetime
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """What a deployment knows at ``split`` from its service records: machines that broke
+    down (or had a sensor declared useless) before it, not to be learned from until their
+    repair. Only the failure and repair times are used, never the onset."""
+    out: dict[int, list[tuple[datetime, datetime]]] = {}
+    for f in faults:
+        if f.failure < split:
+            until = min(f.repaired or split, split)
+            out.setdefault(f.equipment_id, []).append((start, until))
+    return out
+
+
+def evaluate(
+    fleet: Fleet,
+    plan: Plan,
+    url: str,
+    *,
+    policy: ModelAlertPolicy | None = None,
+    truth_csv: Path | None = None,
+    progress: Progress = lambda _m: None,
+) -> dict[str, Any]:
+    """Run the whole evaluation on the (empty, migrated) database at ``url``."""
+    policy = policy or ModelAlertPolicy()
+    timings: dict[str, float] = {}
+    began = time.monotonic()
+    with psycopg.connect(url, autocommit=True) as conn:
+        seed(conn, fleet)
+    progress(
+        f"backfilling {plan.train_days + plan.test_days:g} days of {len(fleet.machines)} "
+        f"machines, a sample every {plan.interval_s:g} s ..."
+    )
+    last = [0.0]
+
+    def said(fraction: float, rows: int, seconds: float) -> None:
+        if seconds - last[0] >= 15 or fraction >= 1.0:
+            last[0] = seconds
+            progress(f"  backfill {fraction:6.1%}: {rows:,} readings in {seconds:,.0f} s")
+
+    result = backfill_db(
+        fleet,
+        url,
+        days=plan.train_days + plan.test_days,
+        interval_s=plan.interval_s,
+        end=plan.end,
+        progress=said,
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        write_db(conn, result.faults, fleet.seed)
+        if truth_csv is not None:
+            TruthFile(truth_csv, fleet.seed).write(result.faults)
+        faults = _faults(conn)
+    timings["backfill_s"] = time.monotonic() - began
+    step = time.monotonic()
+    exclude = service_records(faults, plan.start, plan.split)
+    progress(
+        f"training on {plan.start:%Y-%m-%d} .. {plan.split:%Y-%m-%d} "
+        f"({sum(len(v) for v in exclude.values())} service records left out) ..."
+    )
+    settings = training.TrainSettings(
+        days=plan.train_days, window_s=plan.window_s, bucket_s=plan.bucket_s, source="raw"
+    )
+    with psycopg.connect(url, autocommit=True) as conn, threadpool_limits(limits=1):
+        outcomes = training.train(
+            conn, settings, now=plan.split, exclude=exclude, progress=_indent(progress)
+        )
+        failed = [o for o in outcomes if o.version is None]
+        if failed:
+            raise DataError("; ".join(f"{o.family}: {o.message}" for o in failed))
+        timings["training_s"] = time.monotonic() - step
+        step = time.monotonic()
+        health, models = _replay(conn, plan, progress)
+    timings["replay_s"] = time.monotonic() - step
+    step = time.monotonic()
+    alerts, transitions = _alerts(health, policy)
+    observable = _observable(faults, health, plan)
+    machines = int(health["equipment_id"].nunique()) if not health.empty else 0
+    months = sim_metrics.machine_months(machines, plan.split, plan.end)
+    metrics = sim_metrics.evaluate(
+        faults, alerts, plan.split, plan.end, months=months, observable=observable
+    )
+    timings["rule_and_metrics_s"] = time.monotonic() - step
+    timings["total_s"] = time.monotonic() - began
+    return {
+        "benchmark": "sim",
+        "fleet_seed": fleet.seed,
+        "machines": len(fleet.machines),
+        "plan": {
+            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(plan).items()
+        },
+        "training": {"from": plan.start.isoformat(), "until": plan.split.isoformat()},
+        "test": {"from": plan.split.isoformat(), "until": plan.end.isoformat()},
+        "readings": result.rows,
+        "service_records_excluded": sum(len(v) for v in exclude.values()),
+        "health_rows": len(health),
+        "transitions": len(transitions),
+        **metrics,
+        "models": models,
+        "policy": asdict(policy),
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
+    }
+
+
+def _indent(progress: Progress) -> Progress:
+    def say(message: str) -> None:
+        if "batch" not in message:
+            progress(f"  {message}")
+
+    return say
+
+
+def _replay(
+    conn: psycopg.Connection[Any], plan: Plan, progress: Progress
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every family's health over the test period, as the scoring job would have written it."""
+    settings = ReplaySettings(window_s=plan.window_s, step_s=plan.step_s)
+    begin = plan.split - timedelta(seconds=plan.window_s)
+    parts, models = [], {}
+    for family, members in store.catalog(conn).items():
+        if not members.machines:
+            continue
+        model, version, meta = registry.load(conn, family)
+        aggregates = store.window_aggregates(
+            conn,
+            begin,
+            plan.end,
+            bucket_s=plan.bucket_s,
+            window_s=plan.window_s,
+            machines=members.machines,
+            source="raw",
+        )
+        health = replay_health(model, aggregates, begin, plan.end, settings)
+        progress(f"  {family}: {len(health):,} windows scored")
+        parts.append(health)
+        metrics = meta.get("metrics", {})
+        models[family] = {
+            "version": version,
+            "alarm_threshold": round(model.alarm_threshold, 3),
+            "sensor_threshold": round(model.sensor_threshold, 2),
+            "suspect_machines": metrics.get("suspect_machines", []),
+            "classifier_held_out_accuracy": metrics.get("modes", {}).get("held_out_accuracy"),
+        }
+    health = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return health, models
+
+
+def _alerts(
+    health: pd.DataFrame, policy: ModelAlertPolicy
+) -> tuple[list[sim_metrics.AlertRecord], list[Any]]:
+    if health.empty:
+        return [], []
+    columns = {c: health[c].to_numpy() for c in HEALTH_INPUT if c in health}
+    rows = HealthRows.from_columns(**columns, time=health["time"].astype("int64").to_numpy() / 1e9)
+    transitions = replay(rows, policy)
+    alerts = [
+        sim_metrics.AlertRecord(
+            t.cause.equipment_id, t.at, t.alert.kind, t.alert.mode, t.alert.channel
+        )
+        for t in transitions
+        if t.action == "open" and t.alert is not None
+    ]
+    return alerts, transitions
+
+
+HEALTH_INPUT = (
+    "equipment_id",
+    "ratio",
+    "mode",
+    "mode_probability",
+    "sensor_fault",
+    "sensor_probability",
+    "channel",
+    "explanation",
+    "rul_hours",
+    "rul_low_hours",
+    "rul_high_hours",
+)
+
+
+def _observable(faults: list[sim_metrics.Fault], health: pd.DataFrame, plan: Plan) -> set[str]:
+    """Machine faults due in the test period whose machine had a window scored with data
+    from between the onset (or the test start) and the failure."""
+    out: set[str] = set()
+    if health.empty:
+        return out
+    ends = health.groupby("equipment_id")["time"].apply(lambda s: s.to_numpy())
+    window = pd.Timedelta(seconds=plan.window_s)
+    for f in faults:
+        if f.sensor or not plan.split <= f.failure < plan.end or f.equipment_id not in ends:
+            continue
+        times = pd.DatetimeIndex(ends[f.equipment_id])
+        low = pd.Timestamp(max(f.onset, plan.split))
+        if ((times > low) & (times - window < pd.Timestamp(f.failure))).any():
+            out.add(f.fault_id)
+    return out
+
+
+def main(
+    fleet_path: Path | None = None,
+    *,
+    progress: Progress = lambda _m: None,
+    truth_csv: Path | None = None,
+) -> dict[str, Any]:
+    """Start a private PostgreSQL, evaluate in a fresh database, stop it; the report."""
+    path = fleet_path or DEFAULT_FLEET
+    fleet = load_fleet(path)
+    plan = load_plan(path)
+    home = Path(tempfile.mkdtemp(prefix="prognos-eval-sim-"))
+    home.chmod(0o755)
+    services = LocalServices(home, durable=False)
+    try:
+        progress("starting a private PostgreSQL + TimescaleDB ...")
+        endpoints = services.start(postgres=True, mosquitto=False)
+        name = "prognos_eval_sim"
+        with psycopg.connect(with_dbname(endpoints.database_url, "postgres"), autocommit=True) as c:
+            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = with_dbname(endpoints.database_url, name)
+        with psycopg.connect(url) as conn:
+            migrations.migrate(conn)
+        report = evaluate(fleet, plan, url, progress=progress, truth_csv=truth_csv)
+        report["fleet"] = str(path)
+        return report
+    finally:
+        services.stop()
+        shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,202 @@
+"""Model alerts against the real PostgreSQL + TimescaleDB: health rows in, alerts, routed
+work orders and outbox events out, as the threshold rule does; sensor checks; closing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from device_sim.fleet import load_fleet
+from models.scoring import RunReport
+from prognos.model_alerts import ModelAlertJob
+from prognos.seed import seed
+
+DEMO_FLEET = Path(__file__).resolve().parents[2] / "examples" / "demo-fleet.toml"
+NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+STEP = timedelta(minutes=20)
+ALARM = 2.0  # the registered model's alarm threshold
+
+
+@pytest.fixture
+def machines(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    seed(conn, load_fleet(DEMO_FLEET))
+    # a registered concrete_pump model version: health rows point at it (its artefact is
+    # not loaded here, only its alarm threshold)
+    conn.execute(
+        "INSERT INTO model_versions (family, version, active, artefact, sha256, metadata) "
+        "VALUES ('concrete_pump', 1, true, '\\x00', 'x', %s)",
+        (Jsonb({"metrics": {"alarm_threshold": ALARM}}),),
+    )
+    rows = conn.execute("SELECT serial_number, id FROM equipment").fetchall()
+    return {serial: int(i) for serial, i in rows}
+
+
+def write_health(
+    conn: psycopg.Connection[Any],
+    machine: int,
+    ratios: list[float],
+    *,
+    end: datetime,
+    mode: str = "bearing_wear",
+    sensor: bool = False,
+    top: str = "pump_vibration",
+) -> None:
+    """Health rows every 20 minutes up to ``end``: the statistic at ``ratio`` x the alarm."""
+    start = end - STEP * (len(ratios) - 1)
+    for k, ratio in enumerate(ratios):
+        anomalous = ratio >= 1
+        conn.execute(
+            "INSERT INTO health (time, equipment_id, score, statistic, anomalous, contributions,"
+            " explanation, mode, mode_probability, sensor_fault, sensor_probability, rul_hours,"
+            " family, model_version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " 'concrete_pump', 1)",
+            (
+                start + STEP * k,
+                machine,
+                100 / (1 + ratio**2),
+                ratio * ALARM,
+                anomalous,
+                Jsonb({top: 0.8, "coolant_temp": 0.2}),
+                f"{top.replace('_', ' ')} 80 %",
+                mode if anomalous else None,
+                0.7 if anomalous else None,
+                sensor and anomalous,
+                (0.9 if sensor else 0.1) if anomalous else None,
+                400.0 if anomalous else None,
+            ),
+        )
+
+
+def rows(conn: psycopg.Connection[Any], query: str) -> list[tuple[Any, ...]]:
+    return conn.execute(query.encode()).fetchall()
+
+
+def test_a_persistent_anomaly_opens_an_alert_and_a_routed_work_order_once(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
+) -> None:
+    cp = machines["CP-0001"]
+    write_health(conn, cp, [0.2] * 6 + [1.8] * 2, end=NOW)  # 20 minutes of anomaly
+    job = ModelAlertJob(pool)
+    job(RunReport(at=NOW, anomalous_machines=[cp]))
+    assert rows(conn, "SELECT count(*) FROM alerts") == [(0,)]  # not persistent yet
+
+    later = NOW + 2 * STEP
+    write_health(conn, cp, [1.8, 1.9], end=later)  # now an hour of anomaly
+    job(RunReport(at=later, anomalous_machines=[cp]))
+    job(RunReport(at=later, anomalous_machines=[cp]))  # a second run opens nothing new
+    (alert,) = rows(
+        conn,
+        "SELECT equipment_id, rule, cause, grade, status, channel_id, message, details,"
+        " reading_time FROM alerts",
+    )
+    assert alert[:6] == (cp, "model", "machine", "major", "open", None)
+    assert alert[6].startswith("model: bearing wear likely, bearing")
+    assert "P-BRG-6318" in alert[6]  # the part a technician brings
+    assert alert[7]["parts"] == ["P-BRG-6318"]
+    assert alert[7]["mode"] == "bearing_wear"
+    assert alert[7]["explanation"] == "pump vibration 80 %"
+    assert alert[8] == later
+    (order,) = rows(conn, "SELECT grade, status, station_id, fault_description FROM work_orders")
+    assert order[0] == "major"
+    assert order[1] == "assigned"
+    assert order[2] is not None
+    assert order[3] == alert[6]
+    events = [r[0] for r in rows(conn, "SELECT event_type FROM outbox ORDER BY id")]
+    assert events == ["alert.opened", "work_order.created"]
+    assert job.opened == 1
+
+
+def test_a_sensor_fault_opens_a_minor_sensor_check_for_that_sensor(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
+) -> None:
+    cp = machines["CP-0002"]
+    write_health(
+        conn,
+        cp,
+        [0.2] * 3 + [6.0] * 5,
+        end=NOW,
+        mode="sensor_stuck",
+        sensor=True,
+        top="coolant_temp",
+    )
+    ModelAlertJob(pool).run(NOW, [cp])
+    (alert,) = rows(
+        conn,
+        "SELECT a.cause, a.grade, c.code, a.message FROM alerts a"
+        " JOIN channels c ON c.id = a.channel_id",
+    )
+    assert alert[:3] == ("sensor", "minor", "coolant_temp")
+    assert alert[3].startswith("sensor check: coolant temp sensor looks stuck")
+    (grade,) = rows(conn, "SELECT grade FROM work_orders")
+    assert grade == ("minor",)  # remote diagnosis first, or a booked visit: no repair call-out
+
+
+def test_an_alert_closes_after_six_hours_of_health(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
+) -> None:
+    cp = machines["CP-0001"]
+    write_health(conn, cp, [0.2] * 3 + [2.5] * 4, end=NOW)
+    job = ModelAlertJob(pool)
+    job.run(NOW, [cp])
+    repaired = NOW + timedelta(days=2)
+    write_health(conn, cp, [0.3] * 18, end=repaired)  # 5 h 40 min of health: still open
+    job.run(repaired, [])
+    assert rows(conn, "SELECT status FROM alerts") == [("open",)]
+    write_health(conn, cp, [0.3], end=repaired + STEP)
+    job.run(repaired + STEP, [])
+    (status, closed_at, details) = rows(conn, "SELECT status, closed_at, details FROM alerts")[0]
+    assert status == "closed"
+    assert closed_at is not None
+    assert "6 h" in details["closed_because"]
+    events = [r[0] for r in rows(conn, "SELECT event_type FROM outbox ORDER BY id")]
+    assert events == ["alert.opened", "work_order.created", "alert.closed"]
+    # the machine degrades again: a new alert may open
+    write_health(conn, cp, [2.0] * 4, end=repaired + 5 * STEP)
+    job.run(repaired + 5 * STEP, [cp])
+    assert rows(conn, "SELECT status FROM alerts ORDER BY id") == [("closed",), ("open",)]
+    assert job.opened == 2
+    assert job.closed == 1
+
+
+def test_a_leak_beside_an_open_wear_alert_is_an_alert_of_its_own(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
+) -> None:
+    cp = machines["CP-0001"]
+    write_health(conn, cp, [1.8] * 4, end=NOW)
+    job = ModelAlertJob(pool)
+    job.run(NOW, [cp])
+    leak = NOW + 2 * STEP
+    write_health(conn, cp, [30.0, 30.0], end=leak, mode="seal_hose_leak", top="hydraulic_pressure")
+    job.run(leak, [cp])
+    found = rows(conn, "SELECT cause, grade FROM alerts ORDER BY id")
+    assert found == [("machine", "major"), ("seal_hose_leak", "critical")]
+    (sla,) = rows(
+        conn,
+        "SELECT w.sla_due_at - w.created_at FROM work_orders w JOIN alerts a ON a.id = w.alert_id"
+        " WHERE a.cause = 'seal_hose_leak'",
+    )
+    assert sla[0] <= timedelta(hours=2)  # critical: a technician on site within 2 h
+
+
+def test_the_scheduled_scoring_job_runs_the_model_alerts(pool: ConnectionPool) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from prognos import health_jobs
+    from prognos.settings import Settings
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    job = health_jobs.schedule(scheduler, pool, Settings())
+    assert job is not None
+    assert [type(listener) for listener in job.listeners] == [ModelAlertJob]
+    assert scheduler.get_job("health_scoring") is not None
+    off = health_jobs.schedule(
+        BackgroundScheduler(timezone="UTC"), pool, Settings(models={"alerts_enabled": False})
+    )
+    assert off is not None
+    assert off.listeners == []

@@ -1,0 +1,214 @@
+"""alerts.model_rule: persistence, machine or sensor, grades, causes and hysteresis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from alerts.model_rule import (
+    MACHINE,
+    SENSOR,
+    Cause,
+    HealthRows,
+    ModelAlertPolicy,
+    Transition,
+    decide,
+    replay,
+)
+
+T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+STEP = 1200.0  # a scored window every 20 minutes
+POLICY = ModelAlertPolicy()
+
+
+def rows(*machines: tuple[int, list[dict[str, Any]]], start: float | None = None) -> HealthRows:
+    """Health rows: per machine, one dict per window (defaults: healthy), 20 min apart."""
+    columns: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "equipment_id",
+            "time",
+            "ratio",
+            "mode",
+            "mode_probability",
+            "sensor_fault",
+            "channel",
+            "explanation",
+            "rul_hours",
+        )
+    }
+    for machine, windows in machines:
+        t = T0.timestamp() if start is None else start
+        for w in windows:
+            t = w.get("time", t)
+            anomalous = w.get("ratio", 0.2) >= 1
+            columns["equipment_id"].append(machine)
+            columns["time"].append(t)
+            columns["ratio"].append(w.get("ratio", 0.2))
+            columns["mode"].append(w.get("mode", "bearing_wear" if anomalous else None))
+            columns["mode_probability"].append(w.get("p", 0.6 if anomalous else np.nan))
+            columns["sensor_fault"].append(w.get("sensor", False))
+            columns["channel"].append(w.get("channel", "pump_vibration"))
+            columns["explanation"].append("pump vibration 80 %")
+            columns["rul_hours"].append(w.get("rul", 300.0 if anomalous else np.nan))
+            t += STEP
+    return HealthRows.from_columns(**columns)
+
+
+def healthy(n: int) -> list[dict[str, Any]]:
+    return [{"ratio": 0.2} for _ in range(n)]
+
+
+def anomalous(n: int, **fields: Any) -> list[dict[str, Any]]:
+    return [{"ratio": 1.8, **fields} for _ in range(n)]
+
+
+def opened(transitions: list[Transition]) -> list[Transition]:
+    return [t for t in transitions if t.action == "open"]
+
+
+def test_a_stable_healthy_machine_raises_nothing() -> None:
+    assert replay(rows((1, healthy(200))), POLICY) == []
+
+
+def test_one_anomalous_window_is_not_persistent() -> None:
+    series = healthy(10) + anomalous(1) + healthy(10) + anomalous(3) + healthy(10)
+    assert replay(rows((1, series)), POLICY) == []  # 1 and 3 windows: 0 and 40 minutes
+
+
+def test_an_hour_of_anomaly_opens_one_machine_alert() -> None:
+    series = healthy(10) + anomalous(12)
+    (alert,) = opened(replay(rows((1, series)), POLICY))
+    # windows 10..13 span 60 minutes: the fourth anomalous window opens it
+    assert alert.at == T0 + timedelta(seconds=13 * STEP)
+    assert alert.cause == Cause(1, MACHINE)
+    assert alert.alert is not None
+    assert alert.alert.grade == "major"
+    assert alert.alert.mode == "bearing_wear"
+    assert alert.alert.part_prefixes == ("P-BRG",)
+    assert "bearing wear likely" in alert.alert.message
+    assert alert.alert.details["anomalous_since"] == (T0 + timedelta(seconds=10 * STEP)).isoformat()
+
+
+def test_a_gap_counts_as_at_most_twenty_minutes() -> None:
+    """An anomaly at the end of one shift and the start of the next is not yet persistent."""
+    evening = anomalous(2)
+    morning = [{"ratio": 1.8, "time": T0.timestamp() + 14 * 3600}]
+    assert replay(rows((1, healthy(5) + evening + morning)), POLICY) == []
+    # the night counts as 20 minutes: the second morning window completes the hour
+    one_more = [{"ratio": 1.8, "time": T0.timestamp() + 14 * 3600 + STEP}]
+    (alert,) = opened(replay(rows((1, healthy(5) + evening + morning + one_more)), POLICY))
+    assert alert.at == datetime.fromtimestamp(T0.timestamp() + 14 * 3600 + STEP, UTC)
+
+
+def test_a_severe_leak_opens_a_critical_alert_within_twenty_minutes() -> None:
+    leak = [{"ratio": 25.0, "mode": "seal_hose_leak", "channel": "hydraulic_pressure"}] * 2
+    (alert,) = opened(replay(rows((1, healthy(5) + leak)), POLICY))
+    assert alert.at == T0 + timedelta(seconds=6 * STEP)
+    assert alert.alert is not None
+    assert alert.alert.grade == "critical"
+    assert alert.cause == Cause(1, "seal_hose_leak")
+    assert alert.alert.part_prefixes == ("P-HOSE", "P-SEAL")
+
+
+def test_a_short_remaining_life_makes_a_machine_alert_critical() -> None:
+    (alert,) = opened(replay(rows((1, healthy(3) + anomalous(4, rul=10.0))), POLICY))
+    assert alert.alert is not None
+    assert alert.alert.grade == "critical"
+    assert "remaining life about 10 h" in alert.alert.message
+
+
+def test_a_sensor_anomaly_opens_a_minor_sensor_check_for_that_sensor() -> None:
+    stuck = anomalous(6, mode="sensor_stuck", sensor=True, channel="coolant_temp")
+    (alert,) = opened(replay(rows((4, healthy(3) + stuck)), POLICY))
+    assert alert.cause == Cause(4, SENSOR, "coolant_temp")
+    assert alert.alert is not None
+    assert alert.alert.grade == "minor"
+    assert alert.alert.part_prefixes == ("P-SENS-TEMP",)
+    assert alert.alert.message.startswith("sensor check: coolant temp sensor looks stuck")
+
+
+def test_the_majority_of_the_evidence_decides_machine_or_sensor() -> None:
+    sensor = {"ratio": 1.8, "mode": "sensor_drift", "sensor": True}
+    machine = {"ratio": 1.8}
+    # 3 of the 4 windows that make the hour read as a sensor: a sensor check
+    (alert,) = opened(replay(rows((1, [*healthy(2), sensor, machine, sensor, sensor])), POLICY))
+    assert alert.alert is not None
+    assert alert.alert.kind == SENSOR
+    # 1 of 4: the machine
+    (alert,) = opened(replay(rows((1, [*healthy(2), sensor, machine, machine, machine])), POLICY))
+    assert alert.alert is not None
+    assert alert.alert.kind == MACHINE
+
+
+def test_alerts_close_after_six_hours_below_half_the_alarm_level() -> None:
+    fault = anomalous(6)
+    recovering = [{"ratio": 0.7}] * 30  # under the alarm, over the clear level: stays open
+    assert [t.action for t in replay(rows((1, fault + recovering + healthy(18))), POLICY)] == [
+        "open"
+    ]  # 18 calm windows span 5 h 40 min
+    calm = healthy(19)  # 6 hours under 0.5 of the alarm level
+    transitions = replay(rows((1, fault + recovering + calm)), POLICY)
+    assert [t.action for t in transitions] == ["open", "close"]
+    assert transitions[1].at == T0 + timedelta(seconds=(6 + 30 + 18) * STEP)
+    # with the first open (as the database gives it), only the close remains
+    again = replay(rows((1, fault + recovering + calm)), POLICY, {Cause(1): T0})
+    assert [t.action for t in again] == ["close"]
+
+
+def test_a_new_critical_mode_opens_beside_an_open_machine_alert() -> None:
+    wear = anomalous(6)
+    leak = [{"ratio": 30.0, "mode": "seal_hose_leak"}] * 3
+    causes = [t.cause for t in opened(replay(rows((1, wear + leak)), POLICY))]
+    assert causes == [Cause(1, MACHINE), Cause(1, "seal_hose_leak")]
+
+
+def test_no_sensor_check_for_the_anomaly_a_machine_alert_covers() -> None:
+    wear = anomalous(6)
+    looks_like_sensor = anomalous(20, mode="sensor_drift", sensor=True)
+    causes = [t.cause for t in opened(replay(rows((1, wear + looks_like_sensor)), POLICY))]
+    assert causes == [Cause(1, MACHINE)]
+
+
+def test_machines_are_independent() -> None:
+    transitions = replay(rows((1, healthy(10)), (2, anomalous(4)), (3, anomalous(2))), POLICY)
+    assert [t.cause.equipment_id for t in opened(transitions)] == [2]
+
+
+def test_deciding_at_each_window_takes_the_decisions_of_the_replay() -> None:
+    rng = np.random.default_rng(3)
+    series = [
+        {"ratio": float(level)}
+        for level, length in zip(
+            rng.choice([0.2, 0.7, 1.5, 4.0], 40), rng.integers(1, 25, 40), strict=True
+        )
+        for _ in range(length)
+    ]
+    every = rows((1, series))
+    expected = replay(every, POLICY)
+    live: list[Transition] = []
+    open_now: dict[Cause, datetime] = {}
+    for n in range(1, len(series) + 1):
+        prefix = rows((1, series[:n]))
+        for t in decide(prefix, open_now, POLICY):
+            live.append(t)
+            if t.action == "open":
+                open_now[t.cause] = t.at
+            else:
+                open_now.pop(t.cause)
+    assert [(t.action, t.cause, t.at) for t in live] == [
+        (t.action, t.cause, t.at) for t in expected
+    ]
+    assert len(expected) >= 4  # the series does open and close alerts
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"clear_ratio": 0.0}, {"clear_ratio": 1.5}, {"severe_ratio": 0.5}, {"persist_s": -1.0}],
+)
+def test_bad_policies_are_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must"):
+        ModelAlertPolicy(**bad)
