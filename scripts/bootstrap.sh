@@ -111,7 +111,7 @@ if [ "$need_pg" = 1 ]; then
         else
             say "no TimescaleDB package for PostgreSQL $pg_major here: building it from source"
             missing=()
-            for p in "postgresql-server-dev-$pg_major" cmake make gcc dpkg-dev; do
+            for p in "postgresql-server-dev-$pg_major" cmake make gcc dpkg-dev debian-archive-keyring; do
                 dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
             done
             [ ${#missing[@]} -gt 0 ] && apt_install "${missing[@]}"
@@ -128,7 +128,7 @@ fi
 # says why; it returns at once when the build is current).
 if [ "$need_mqtt" = 1 ]; then
     missing=()
-    for p in cmake make gcc g++ libssl-dev dpkg-dev patch; do
+    for p in cmake make gcc g++ libssl-dev dpkg-dev patch debian-archive-keyring; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     [ ${#missing[@]} -gt 0 ] && apt_install "${missing[@]}"

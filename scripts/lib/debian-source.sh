@@ -16,11 +16,15 @@ debian_source() {
         } | grep -v -- '-security' | grep -E '/debian/?$' | head -n 1
     ) || true
     if [ -z "$mirror" ]; then
-        echo "debian_source: no Debian mirror found in /etc/apt sources; install $package" \
-             "from official packages and run again" >&2
-        return 1
+        # Not a Debian machine (Ubuntu, say): Debian's own archive, checked with its keys.
+        mirror=http://deb.debian.org/debian
+        echo "[debian-source] no Debian mirror in this machine's apt sources: using $mirror" >&2
     fi
     keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    if [ ! -f "$keyring" ]; then
+        echo "debian_source: $keyring is missing: install the package debian-archive-keyring" >&2
+        return 1
+    fi
     mkdir -p "$workdir/lists/partial" "$workdir/src"
     printf 'deb-src [signed-by=%s] %s %s main\n' "$keyring" "$mirror" "$suite" >"$workdir/sources.list"
     local apt_opts=(-o "Dir::Etc::SourceList=$workdir/sources.list"
