@@ -98,7 +98,7 @@ class Flags:
     sensor_ready: NDArray[np.bool_]
     clear: NDArray[np.bool_]
     run_start: NDArray[np.int64]  # first row of the anomalous run the row belongs to
-    evidence_start: NDArray[np.int64]  # first row of the run within evidence_s
+    evidence_start: NDArray[np.int64]  # first row of the run within evidence_s (observed)
     sensor_share: Floats
     severe_start: NDArray[np.int64]  # first row of the severe run (where the row is severe)
     severe_ready: NDArray[np.bool_]  # severe for severe_persist_s
@@ -149,8 +149,10 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy) -> Flags:
     calm = ratio < policy.clear_ratio
     calm_start = _runs(calm, new_machine)
     clear = calm & (_observed(t, calm_start, policy.max_gap_s) >= policy.clear_s)
-    # the run's windows within evidence_s vote for sensor or machine, by their probability
-    key = m.astype(np.float64) * 1e11 + t
+    # the run's windows within the last evidence_s of observed time vote: a night off
+    # does not leave the morning's first window to decide alone
+    clock = _observed(t, machine_start, policy.max_gap_s)
+    key = m.astype(np.float64) * 1e11 + clock
     evidence_start = np.maximum(
         np.searchsorted(key, key - policy.evidence_s, side="left"),
         np.maximum(run_start, machine_start),

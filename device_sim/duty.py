@@ -23,18 +23,26 @@ from device_sim.cities import UTC_OFFSET_H
 
 SCHEDULE_CODES = {"continuous": 0, "shifts": 1, "two_shifts": 2}
 _DAY = 86_400.0
+LUNCH_S = (12 * 3600.0, 13 * 3600.0)  # the shift schedule's engine-off lunch, local time
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def unit_hash(keys: NDArray[np.uint64], salt: int) -> NDArray[np.float64]:
-    """A uniform number in [0, 1) per key, fixed for (key, salt) (splitmix64)."""
-    z = keys + np.uint64((salt * int(_GOLDEN)) & 0xFFFFFFFFFFFFFFFF)
+def unit_hash(keys: NDArray[np.uint64], salt: int | NDArray[np.int64]) -> NDArray[np.float64]:
+    """A uniform number in [0, 1) per key, fixed for (key, salt) (splitmix64).
+
+    ``salt`` is one number, or an array (one salt per key, or many salts of one key).
+    """
+    if isinstance(salt, np.ndarray):
+        with np.errstate(over="ignore"):
+            z = keys + np.asarray(salt, np.int64).astype(np.uint64) * _GOLDEN
+    else:
+        z = keys + np.uint64((salt * int(_GOLDEN)) & 0xFFFFFFFFFFFFFFFF)
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
     z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return np.asarray((z >> np.uint64(11)).astype(np.float64) / float(1 << 53), np.float64)
 
 
 @dataclass
@@ -77,6 +85,35 @@ class Duty:
         start = (self.start_h + (unit_hash(self.keys, salt + 2) - 0.5)) * 3600.0
         since = seconds - start
         return np.where(working_day, since, np.nan)
+
+    def day_intervals(self, i: int, days: NDArray[np.int64]) -> NDArray[np.float64]:
+        """When machine ``i`` is scheduled to run on each of the local ``days`` (day
+        numbers as ``day`` gives them): (days, 2, 2) intervals [start, end) in seconds
+        after local midnight; an interval that does not happen has start == end. The
+        same instants as ``on`` (tested)."""
+        days = np.asarray(days, np.int64)
+        out = np.zeros((days.size, 2, 2))
+        code = int(self.code[i])
+        if code == 0:
+            out[:, 0, 1] = _DAY
+            return out
+        key = np.full(days.size, self.keys[i], np.uint64)
+        salt = days * 8
+        working = (self.rest_day[i] != (days + 3) % 7) & (
+            unit_hash(key, salt + 1) >= self.day_off_p[i]
+        )
+        start = (self.start_h[i] + (unit_hash(key, salt + 2) - 0.5)) * 3600.0
+        length = (self.length_h[i] + 1.5 * (unit_hash(key, salt + 3) - 0.5)) * 3600.0
+        end = np.where(working, np.minimum(start + length, _DAY), start)
+        out[:, 0, 0] = start
+        if code == 1:  # engine off over lunch: a morning and an afternoon
+            out[:, 0, 1] = np.maximum(np.minimum(end, LUNCH_S[0]), start)
+            out[:, 1, 0] = np.minimum(np.maximum(start, LUNCH_S[1]), end)
+            out[:, 1, 1] = end
+        else:
+            out[:, 0, 1] = end
+            out[:, 1, :] = end[:, None]
+        return out
 
     def on(self, t: float) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
         """Whether each machine is scheduled to run at ``t``, and its shift clock."""

@@ -1,10 +1,16 @@
 """Which faults each machine gets, and when: the ground truth of a simulation.
 
 Faults come from three places: excursions and scheduled modes in the fleet file, and
-random faults drawn at the fleet's rates per machine-month. Random faults are a
-Poisson process per machine that starts at the machine's commissioning and depends
-only on the fleet seed, the serial number and the rates, so a backfill and a later
-real-time run see the same faults, and adding a machine changes no one else's.
+random faults drawn at the fleet's rates per machine-month. Random faults are Poisson
+processes per machine that start at the machine's commissioning and depend only on the
+fleet seed, the serial number and the rates, so a backfill and a later real-time run
+see the same faults, and adding a machine changes no one else's. Sensor faults arrive
+in calendar time (per 30 days); machine faults in operating time (per
+``OPERATING_MONTH_H`` operating hours), begin while the machine runs and last a number
+of operating hours (device_sim.operating), so their failure times are when the machine
+actually fails. A scheduled machine fault of the fleet file begins at the first running
+instant from its onset and fails after ``failure - onset`` of operating time (the same
+times for a machine that runs continuously).
 """
 
 from __future__ import annotations
@@ -16,11 +22,20 @@ from datetime import UTC, datetime, time
 import numpy as np
 
 from device_sim.cities import UTC_OFFSET_H
+from device_sim.duty import Duty
 from device_sim.families import FAMILY_PARTS, SENSOR_PARTS
 from device_sim.faultfile import FaultDef
 from device_sim.fleet import Fleet, MachineDef
 from device_sim.generate import stable_seed
-from device_sim.modes import MODES, NOT_SENSED, effect_columns, sensor_part
+from device_sim.modes import (
+    MODES,
+    NOT_SENSED,
+    OPERATING_MONTH_H,
+    effect_columns,
+    repair_time,
+    sensor_part,
+)
+from device_sim.operating import MachineClock, MachineFaults, Resolved, Scheduled
 
 _DAY = 86_400.0
 _MONTH = 30 * _DAY
@@ -49,6 +64,8 @@ class FaultEvent:
     value: float = 0.0  # excursions: the value the channel moves to
     ramp_s: float = 0.0  # excursions
     duration_s: float | None = None  # excursions
+    operating: bool = False  # degrades with operating time (device_sim.operating)
+    span_s: float = 0.0  # operating faults: operating seconds from onset to failure
 
 
 def _epoch(at: datetime) -> float:
@@ -71,39 +88,72 @@ class FaultPlan:
         self._streams: list[tuple[float, int]] = []  # heap of (next onset, machine index)
         self._rngs: dict[int, np.random.Generator] = {}
         self._rates: dict[int, tuple[list[str], np.ndarray]] = {}
-        self._counts: dict[str, int] = {}
+        self._index = {m.serial: i for i, m in enumerate(fleet.machines)}
+        keys = np.array(
+            [stable_seed(fleet.seed, "machine", m.serial) for m in fleet.machines], np.uint64
+        )
+        self._duty = Duty.build([fleet.schedule_of(m) for m in fleet.machines], keys)
+        self._clocks: dict[int, MachineClock] = {}
+        self._machine_faults: dict[int, MachineFaults] = {}
         by_serial = {m.serial: m for m in fleet.machines}
         for f in fleet.faults:
             self._known.append(self._excursion(by_serial[f.serial], f))
+        scheduled: dict[int, list[Scheduled]] = {}
         for s in fleet.scheduled:
             machine = by_serial[s.serial]
             onset = _epoch(s.onset) if s.onset else self.start + float(s.onset_after_s or 0)
             failure = _epoch(s.failure) if s.failure else self.start + float(s.failure_after_s or 0)
             rng = np.random.default_rng(stable_seed(fleet.seed, "scheduled", s.serial, s.mode))
+            u = rng.random(3)
+            if MODES[s.mode].operating:
+                planned = Scheduled(onset, failure - onset, s.mode, u, s.channel)
+                scheduled.setdefault(self._index[s.serial], []).append(planned)
+                continue
+            repaired = repair_time(s.mode, failure, float(u[0]))
             self._known.append(
                 self._event(
                     machine,
                     s.mode,
-                    onset,
-                    failure,
-                    rng.random(3),
+                    (onset, failure, repaired),
+                    u,
                     source="scheduled",
                     channel=s.channel,
                 )
             )
         for i, machine in enumerate(fleet.machines):
             kinds = {c.kind for c in fleet.model_of(machine).channels}
-            modes = [m for m in sorted(fleet.fault_rates) if MODES[m].applies_to(kinds)]
-            if not modes:
-                continue
-            rates = np.array([fleet.fault_rates[m] / _MONTH for m in modes])
-            self._rates[i] = (modes, rates)
-            rng = np.random.default_rng(stable_seed(fleet.seed, "faults", machine.serial))
-            self._rngs[i] = rng
+            usable = [m for m in sorted(fleet.fault_rates) if MODES[m].applies_to(kinds)]
             birth = datetime.combine(machine.commissioned, time(0), UTC).timestamp()
             birth -= UTC_OFFSET_H * 3600
-            heapq.heappush(self._streams, (birth + rng.exponential(1 / rates.sum()), i))
-        self._generated_until = -np.inf
+            sensor = [m for m in usable if not MODES[m].operating]
+            if sensor:
+                rates = np.array([fleet.fault_rates[m] / _MONTH for m in sensor])
+                self._rates[i] = (sensor, rates)
+                rng = np.random.default_rng(
+                    stable_seed(fleet.seed, "sensor-faults", machine.serial)
+                )
+                self._rngs[i] = rng
+                heapq.heappush(self._streams, (birth + rng.exponential(1 / rates.sum()), i))
+            operating = [m for m in usable if MODES[m].operating]
+            if operating or i in scheduled:
+                per_second = OPERATING_MONTH_H * 3600.0
+                self._machine_faults[i] = MachineFaults(
+                    self.clock(machine.serial),
+                    birth,
+                    operating,
+                    np.array([fleet.fault_rates[m] / per_second for m in operating]),
+                    np.random.default_rng(
+                        stable_seed(fleet.seed, "machine-faults", machine.serial)
+                    ),
+                    scheduled.get(i, []),
+                )
+
+    def clock(self, serial: str) -> MachineClock:
+        """The machine's operating clock (its downtimes known up to the generated time)."""
+        i = self._index[serial]
+        if i not in self._clocks:
+            self._clocks[i] = MachineClock(self._duty, i)
+        return self._clocks[i]
 
     def _id(self, serial: str, mode: str, onset: float) -> str:
         return f"{self.fleet.seed}:{serial}:{mode}:{int(onset)}"
@@ -137,18 +187,18 @@ class FaultPlan:
         self,
         machine: MachineDef,
         mode_name: str,
-        onset: float,
-        failure: float,
+        times: tuple[float, float, float],
         u: np.ndarray,
         *,
         source: str,
         channel: str | None = None,
+        span_s: float = 0.0,
     ) -> FaultEvent:
+        """``times``: onset, failure and repair (epoch seconds)."""
         mode = MODES[mode_name]
         model = self.fleet.model_of(machine)
         kinds = [c.kind for c in model.channels]
-        low, high = mode.repair_days
-        repaired = failure + (low + (high - low) * float(u[0])) * _DAY
+        onset, failure, repaired = times
         sign = 1.0
         channels: tuple[str, ...]
         parts: tuple[str, ...]
@@ -182,6 +232,19 @@ class FaultPlan:
             mode.grade,
             source,
             sign=sign,
+            operating=mode.operating,
+            span_s=span_s,
+        )
+
+    def _resolved(self, i: int, r: Resolved) -> FaultEvent:
+        return self._event(
+            self.fleet.machines[i],
+            r.mode,
+            (r.onset, r.failure, r.repaired),
+            r.draws,
+            source=r.source,
+            channel=r.channel,
+            span_s=r.span_s,
         )
 
     def _generate(self, until: float) -> None:
@@ -193,17 +256,32 @@ class FaultPlan:
             cumulative = np.cumsum(rates) / rates.sum()
             k = min(int(np.searchsorted(cumulative, u[0], side="right")), len(modes) - 1)
             mode = MODES[modes[k]]
-            low, high = mode.duration_days
-            failure = onset + (low + (high - low) * float(u[1])) * _DAY
+            low, high = mode.duration_h
+            failure = onset + (low + (high - low) * float(u[1])) * 3600.0
+            repaired = repair_time(mode.name, failure, float(u[2]))
             event = self._event(
-                self.fleet.machines[i], mode.name, onset, failure, u[2:], source="random"
+                self.fleet.machines[i],
+                mode.name,
+                (onset, failure, repaired),
+                u[2:],
+                source="random",
             )
             self._known.append(event)
             heapq.heappush(self._streams, (onset + rng.exponential(1 / rates.sum()), i))
-        self._generated_until = max(self._generated_until, until)
+        for i, faults in self._machine_faults.items():
+            self._known.extend(self._resolved(i, r) for r in faults.advance(until))
 
     def overlapping(self, start: float, end: float) -> list[FaultEvent]:
         """Faults in effect at some time in [start, end] (onset <= end, repaired > start)."""
         self._generate(end)
         found = [e for e in self._known if e.onset <= end and e.repaired > start]
         return sorted(found, key=lambda e: (e.onset, e.fault_id))
+
+    def progress(self, event: FaultEvent, t0: float, t1: float) -> tuple[float, np.ndarray]:
+        """An operating fault's operating seconds from its onset to ``t0``, and the
+        intervals (k, 2) within [t0, t1] in which its machine runs (physics: its
+        degradation at any time of [t0, t1])."""
+        clock = self.clock(event.serial)
+        begin = max(t0, event.onset)
+        before = clock.seconds(event.onset, t0) if t0 > event.onset else 0.0
+        return before, clock.intervals(begin, max(t1, begin))

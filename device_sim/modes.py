@@ -6,6 +6,10 @@ onset to 1 at the failure along its shape. Machine faults act through the physic
 and act on every channel the mechanism touches; after the failure the machine is down
 (silent) until repaired. Sensor faults act on one channel only and leave the others,
 and the load, alone: that is what tells them apart from machine faults.
+
+Machine faults need operation (``Mode.operating``): they begin while the machine runs,
+their duration is in operating hours and their degradation advances only while the
+machine runs (device_sim.operating). Sensor faults follow the calendar.
 """
 
 from __future__ import annotations
@@ -46,12 +50,18 @@ class Mode:
     name: str
     sensor: bool
     shape: str
-    duration_days: tuple[float, float]  # onset to failure
-    repair_days: tuple[float, float]  # failure to healthy again
+    duration_h: tuple[float, float]  # onset to failure: operating hours, or calendar hours
+    repair_days: tuple[float, float]  # failure to healthy again (calendar)
     component: str
     grade: str
     part_prefixes: tuple[str, ...]  # part numbers that the repair likely needs
     effects: tuple[Effect, ...] = ()
+
+    @property
+    def operating(self) -> bool:
+        """Whether the fault needs operation: it begins and progresses only while the
+        machine runs (every machine mode: wear, fouling and leaks happen in use)."""
+        return not self.sensor
 
     def applies_to(self, kinds: set[str]) -> bool:
         if self.sensor:
@@ -71,7 +81,7 @@ MODES: dict[str, Mode] = {
             "bearing_wear",
             False,
             "exponential",
-            (20, 60),
+            (150, 450),
             (1, 4),
             "bearing",
             "major",
@@ -92,7 +102,7 @@ MODES: dict[str, Mode] = {
             "hydraulic_pump_wear",
             False,
             "linear",
-            (30, 90),
+            (250, 700),
             (2, 5),
             "main pump (internal leakage)",
             "major",
@@ -106,7 +116,7 @@ MODES: dict[str, Mode] = {
             "cooling_fouling",
             False,
             "linear",
-            (20, 60),
+            (150, 450),
             (1, 3),
             "radiator / cooler",
             "major",
@@ -117,7 +127,7 @@ MODES: dict[str, Mode] = {
             "seal_hose_leak",
             False,
             "fast",
-            (0.02, 0.25),
+            (0.5, 6.0),
             (0.5, 2),
             "hose / seals",
             "critical",
@@ -128,16 +138,19 @@ MODES: dict[str, Mode] = {
             ),
         ),
         Mode("sensor_stuck", True, "step", (0, 0), (2, 7), "sensor", "minor", ("P-SENS",)),
-        Mode("sensor_drift", True, "linear", (5, 20), (2, 7), "sensor", "minor", ("P-SENS",)),
-        Mode("sensor_noisy", True, "linear", (1, 5), (2, 7), "sensor", "minor", ("P-SENS",)),
-        Mode("sensor_dropout", True, "linear", (0.5, 3), (2, 7), "sensor", "minor", ("P-SENS",)),
+        Mode("sensor_drift", True, "linear", (120, 480), (2, 7), "sensor", "minor", ("P-SENS",)),
+        Mode("sensor_noisy", True, "linear", (24, 120), (2, 7), "sensor", "minor", ("P-SENS",)),
+        Mode("sensor_dropout", True, "linear", (12, 72), (2, 7), "sensor", "minor", ("P-SENS",)),
     )
 }
 MACHINE_MODES = tuple(m for m in MODES if not MODES[m].sensor)
 SENSOR_MODES = tuple(m for m in MODES if MODES[m].sensor)
 
-# Default rates per machine-month (30 days) for fleets that ask for random faults
-# (``[fault_rates] defaults = true``): a machine fails about once in two years.
+# Default rates for fleets that ask for random faults (``[fault_rates] defaults =
+# true``), per machine-month: machine faults per OPERATING_MONTH_H operating hours (a
+# month of single-shift work), sensor faults per 30 calendar days. A machine in single
+# shifts fails about once in two years.
+OPERATING_MONTH_H = 200.0
 DEFAULT_RATES = {
     "bearing_wear": 0.012,
     "hydraulic_pump_wear": 0.008,
@@ -173,16 +186,24 @@ def sensor_part(kind: str) -> str:
     return _SENSOR_PART.get(kind, "P-SENS-SPD")
 
 
+def repair_time(mode: str, failure: float, u: float) -> float:
+    """When a fault failed at ``failure`` is repaired, for a uniform draw ``u``."""
+    low, high = MODES[mode].repair_days
+    return failure + (low + (high - low) * u) * 86_400.0
+
+
 def degradation(
     t: float, onset: NDArray[np.float64], failure: NDArray[np.float64], shape: NDArray[np.int8]
 ) -> NDArray[np.float64]:
-    """d in [0, 1] of each fault at time ``t`` (epoch seconds); 0 before the onset.
-
-    ``shape`` holds indexes into SHAPES.
-    """
+    """d in [0, 1] of each calendar fault at time ``t`` (epoch seconds); 0 before the
+    onset. ``shape`` holds indexes into SHAPES."""
     span = np.maximum(failure - onset, 1e-9)
     x = np.clip((t - onset) / span, 0.0, 1.0)
-    started = t >= onset
+    return np.where(t >= onset, along(x, shape), 0.0)
+
+
+def along(x: NDArray[np.float64], shape: NDArray[np.int8]) -> NDArray[np.float64]:
+    """d in [0, 1] at the share ``x`` of the way from onset to failure, by shape."""
     d = np.select(
         [shape == 0, shape == 1, shape == 2],
         [
@@ -192,4 +213,4 @@ def degradation(
         ],
         default=1.0,
     )
-    return np.where(started, d, 0.0)
+    return np.asarray(d, dtype=np.float64)

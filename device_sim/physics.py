@@ -210,6 +210,7 @@ class FleetPhysics:
             mine = [e for e in events if e.serial in g.rows]
             if frozenset(e.fault_id for e in mine) != g.faults.ids:
                 g.faults = GroupFaults(mine, g.rows, g.model, self._holds)
+            g.faults.progress(t, t + REFRESH_S, self.plan)
         self._refreshed_until = t + REFRESH_S / 2
 
     def step(self, at: datetime) -> list[GroupStep]:

@@ -64,6 +64,7 @@ class DriftAwareMethod:
     spread_window: int | None = 10
     aggregate: str = "max"
     threshold: float = 4.0
+    release: float = 1.0  # hysteresis: an alarm lasts until the statistic < release x threshold
 
     def statistic(self, channels: pd.DataFrame, train_rows: int) -> Floats:
         """The detector's statistic for every row after the training rows."""
@@ -81,13 +82,27 @@ class DriftAwareMethod:
         )
         return detector.statistic(features[train_rows:])
 
+    def alarms(self, statistic: Floats, threshold: float | None = None) -> NDArray[np.int64]:
+        """0/1 per row: on above the threshold, and (hysteresis) until the statistic
+        falls under ``release`` times it."""
+        high = self.threshold if threshold is None else threshold
+        on = statistic > high
+        if self.release >= 1.0:
+            return on.astype(np.int64)
+        index = np.arange(statistic.size)
+        last_on = np.maximum.accumulate(np.where(on, index, -1))
+        last_off = np.maximum.accumulate(np.where(statistic < self.release * high, index, -1))
+        return (last_on > last_off).astype(np.int64)
+
     def __call__(self, channels: pd.DataFrame, train_rows: int) -> NDArray[np.int64]:
-        return (self.statistic(channels, train_rows) > self.threshold).astype(np.int64)
+        return self.alarms(self.statistic(channels, train_rows))
 
     def describe(self) -> str:
         spread = f", spread window {self.spread_window}" if self.spread_window else ""
+        held = f", held until {self.release:g} x" if self.release < 1.0 else ""
         return (
-            f"window {self.window}{spread}, {self.aggregate} of |z|, threshold {self.threshold:.3f}"
+            f"window {self.window}{spread}, {self.aggregate} of |z|, threshold "
+            f"{self.threshold:.3f}{held}"
         )
 
 
@@ -107,9 +122,23 @@ def calibrate(
     sets: Sequence[tuple[pd.DataFrame, int]],
     far_budget: float = FAR_BUDGET,
 ) -> DriftAwareMethod:
-    """The method with its threshold at the (1 - budget) quantile of healthy statistics."""
-    pooled = np.concatenate([method.statistic(channels, fit) for channels, fit in sets])
-    return replace(method, threshold=float(np.quantile(pooled, 1.0 - far_budget)))
+    """The method with the threshold at which its alarms cover ``far_budget`` of the
+    healthy rows: the (1 - budget) quantile of the statistic, or with hysteresis the
+    threshold found by bisection on the alarms themselves."""
+    statistics = [method.statistic(channels, fit) for channels, fit in sets]
+    pooled = np.concatenate(statistics)
+    threshold = float(np.quantile(pooled, 1.0 - far_budget))
+    if method.release < 1.0:
+
+        def rate(t: float) -> float:
+            return float(np.mean(np.concatenate([method.alarms(s, t) for s in statistics])))
+
+        low, high = threshold, float(pooled.max()) + 1e-9
+        for _ in range(40):
+            middle = 0.5 * (low + high)
+            low, high = (middle, high) if rate(middle) > far_budget else (low, middle)
+        threshold = high
+    return replace(method, threshold=threshold)
 
 
 @dataclass(frozen=True)
@@ -167,7 +196,8 @@ def synthetic_f1(
 
 
 CANDIDATES: tuple[DriftAwareMethod, ...] = tuple(
-    DriftAwareMethod(window=w, spread_window=s, aggregate=a)
+    DriftAwareMethod(window=w, spread_window=s, aggregate=a, release=r)
+    for r in (1.0, 0.7, 0.5)
     for a in ("max", "rms")
     for w in (5, 10, 20, 30)
     for s in (None, 10, 30)

@@ -37,11 +37,11 @@ commissioned = [2026-01-20, 2026-01-25]
 tier2 = 1
 tier3 = 0
 
-[[faults]]                  # bearing wear from the first test day, failing on day 4.5
-serial = "CP-00002"
+[[faults]]                  # bearing wear from the first test day: 16 operating hours,
+serial = "CP-00002"         # two working days of a pump in day shifts
 mode = "bearing_wear"
 onset = 2026-02-04T00:00:00Z
-failure = 2026-02-05T12:00:00Z
+failure = 2026-02-04T16:00:00Z
 
 [[faults]]                  # a stuck sensor on day 4
 serial = "AC-00003"

@@ -123,3 +123,12 @@ def test_selection_uses_no_test_rows(skab_dir: Path) -> None:
     )
     candidates = skab_methods.CANDIDATES[:3]
     assert skab_methods.select(data, candidates)[0] == skab_methods.select(poisoned, candidates)[0]
+
+
+def test_hysteresis_holds_an_alarm_until_the_statistic_falls_under_the_release_level() -> None:
+
+    statistic = np.array([0.5, 2.5, 1.6, 1.2, 2.1, 1.5, 0.5, 3.0])
+    plain = skab_methods.DriftAwareMethod(threshold=2.0)
+    held = skab_methods.DriftAwareMethod(threshold=2.0, release=0.7)  # off under 1.4
+    assert plain.alarms(statistic).tolist() == [0, 1, 0, 0, 1, 0, 0, 1]
+    assert held.alarms(statistic).tolist() == [0, 1, 1, 0, 1, 1, 0, 1]

@@ -212,3 +212,12 @@ def test_deciding_at_each_window_takes_the_decisions_of_the_replay() -> None:
 def test_bad_policies_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must"):
         ModelAlertPolicy(**bad)
+
+
+def test_the_evidence_spans_a_night_off() -> None:
+    """A stuck sensor read as such all evening: the morning's first window, read as the
+    machine, does not decide alone (the vote covers 6 h of observed time, not of clock)."""
+    evening = anomalous(6, mode="sensor_stuck", sensor=True, channel="pump_vibration")
+    morning = [{"ratio": 1.8, "time": T0.timestamp() + 20 * 3600}]
+    transitions = replay(rows((1, healthy(3) + evening + morning)), POLICY)
+    assert [t.cause.key for t in opened(transitions)] == [SENSOR]

@@ -11,6 +11,7 @@ import pytest
 
 from device_sim.faults import FaultPlan
 from device_sim.fleet import load_fleet
+from device_sim.modes import MODES, OPERATING_MONTH_H
 from device_sim.physics import FleetPhysics
 from tests.unit.sim_helpers import START, one_machine, run
 
@@ -61,11 +62,20 @@ def test_a_machines_faults_do_not_depend_on_the_rest_of_the_fleet() -> None:
 def test_random_faults_arrive_at_the_configured_rates() -> None:
     fleet = load_fleet(EXAMPLES / "fleet-1000.toml")
     t0, t1 = START.timestamp(), START.timestamp() + 360 * 86_400
-    events = [e for e in FaultPlan(fleet, START).overlapping(t0, t1) if t0 <= e.onset < t1]
-    expected = sum(fleet.fault_rates.values()) * 12 * len(fleet.machines)
-    assert abs(len(events) - expected) < 5 * expected**0.5
+    plan = FaultPlan(fleet, START)
+    events = [e for e in plan.overlapping(t0, t1) if t0 <= e.onset < t1]
+    # sensor faults per 30 days; machine faults per OPERATING_MONTH_H operating hours
+    rates = fleet.fault_rates
+    per_month = sum(r for m, r in rates.items() if MODES[m].sensor)
+    per_operating_month = sum(r for m, r in rates.items() if MODES[m].operating)
+    hours = sum(plan.clock(m.serial).seconds(t0, t1) / 3600 for m in fleet.machines)
     sensor = sum(e.sensor for e in events)
-    assert 0.1 < sensor / len(events) < 0.4  # sensor faults: 0.016 of 0.056 per month
+    expected_sensor = per_month * 12 * len(fleet.machines)
+    expected_machine = per_operating_month * hours / OPERATING_MONTH_H
+    assert abs(sensor - expected_sensor) < 5 * expected_sensor**0.5
+    assert abs(len(events) - sensor - expected_machine) < 5 * expected_machine**0.5
+    # shifts and double shifts run more than 200 hours a month: more machine faults
+    assert hours / len(fleet.machines) / 12 > OPERATING_MONTH_H
     assert {e.mode for e in events} == set(fleet.fault_rates)
     # machines are usually healthy: few are degrading at any one time
     mid = t0 + 180 * 86_400
