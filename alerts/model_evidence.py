@@ -102,6 +102,8 @@ class Flags:
     sensor_share: Floats
     severe_start: NDArray[np.int64]  # first row of the severe run (where the row is severe)
     severe_ready: NDArray[np.bool_]  # severe for severe_persist_s
+    recent_start: NDArray[np.int64]  # first row of the severe run within persist_s (observed)
+    hour_ready: NDArray[np.bool_]  # anomalous for persist_s (not only severe for a while)
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,18 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy) -> Flags:
     if n == 0:
         empty_b = np.zeros(0, dtype=bool)
         empty_i = np.zeros(0, dtype=np.int64)
-        return Flags(empty_b, empty_b, empty_b, empty_i, empty_i, np.zeros(0), empty_i, empty_b)
+        return Flags(
+            empty_b,
+            empty_b,
+            empty_b,
+            empty_i,
+            empty_i,
+            np.zeros(0),
+            empty_i,
+            empty_b,
+            empty_i,
+            empty_b,
+        )
     m, t, ratio = rows.equipment_id, rows.time, np.nan_to_num(rows.ratio)
     new_machine = np.r_[True, m[1:] != m[:-1]]
     machine_start = np.maximum.accumulate(np.where(new_machine, np.arange(n), 0))
@@ -157,6 +170,10 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy) -> Flags:
         np.searchsorted(key, key - policy.evidence_s, side="left"),
         np.maximum(run_start, machine_start),
     ).astype(np.int64)
+    recent_start = np.maximum(
+        np.searchsorted(key, key - policy.persist_s, side="left"),
+        np.maximum(severe_start, machine_start),
+    ).astype(np.int64)
     # the share of the evidence windows the model read as a sensor fault
     sensor_sum = np.cumsum(np.r_[0.0, (anomalous & rows.sensor_fault).astype(np.float64)])
     count = np.cumsum(np.r_[0.0, anomalous.astype(np.float64)])
@@ -177,6 +194,8 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy) -> Flags:
         sensor_share=share,
         severe_start=severe_start,
         severe_ready=severe_ready,
+        recent_start=recent_start,
+        hour_ready=anomalous & (observed >= policy.persist_s),
     )
 
 
@@ -204,7 +223,7 @@ def machine_mode(rows: HealthRows, flags: Flags, i: int) -> tuple[str | None, fl
     """The machine mode row ``i`` points at: a mode that stops the machine within hours if
     the windows of the current severe run vote for it, else the evidence's vote."""
     if flags.severe_ready[i]:
-        mode, share, _ = vote(rows, int(flags.severe_start[i]), i, False)
+        mode, share, _ = vote(rows, int(flags.recent_start[i]), i, False)
         if mode in CRITICAL_MODES:
             return mode, share
     mode, share, _ = vote(rows, int(flags.evidence_start[i]), i, False)

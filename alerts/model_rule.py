@@ -214,6 +214,19 @@ def _opened_in_run(open_now: dict[Cause, float], machine: int, since: float) -> 
     )
 
 
+def _known_faulty(rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, float]) -> bool:
+    """Whether the channel leading the evidence is a sensor with a sensor check open."""
+    lo = int(flags.evidence_start[i])
+    picked = np.arange(lo, i + 1)
+    picked = picked[rows.ratio[picked] >= 1.0]
+    if picked.size == 0:
+        return False
+    channels, counts = np.unique(rows.channel[picked].astype(str), return_counts=True)
+    leading = str(channels[np.argmax(counts)])
+    opened = open_now.get(Cause(int(rows.equipment_id[i]), SENSOR, leading))
+    return opened is not None and opened < float(rows.time[int(flags.run_start[i])])
+
+
 def _step(
     rows: HealthRows,
     flags: Flags,
@@ -234,6 +247,12 @@ def _step(
         return out
     if not (flags.machine_ready[i] or flags.sensor_ready[i]):
         return out
+    if (
+        flags.machine_ready[i]
+        and not flags.hour_ready[i]
+        and _known_faulty(rows, flags, i, open_now)
+    ):
+        return out  # the sensor already found faulty explains the anomaly
     if flags.machine_ready[i] and Cause(machine) in open_now:
         mode, _ = machine_mode(rows, flags, i)
         if mode not in CRITICAL_MODES or Cause(machine, mode) in open_now:

@@ -14,7 +14,11 @@ models/store.py), and the bucket's time ``t_h`` in hours. Output: one row per
 ``load_corr`` correlation of the residual with the load over the window: a fault that
               grows with load (fouling, internal leakage) correlates, a sensor that drifts
               or sticks does not follow the load at all;
-``coverage``  share of the window's buckets where the channel reported (dropouts).
+``coverage``  share of the machine's readings in the window that include the channel:
+              per bucket, the channel's count over the count of the machine's fullest
+              channel (all channels of a machine are sampled together), so a sensor
+              that loses some of its readings shows it before whole buckets go missing,
+              and a machine that stops (every channel at once) does not.
 
 The load model (``LoadModel``) is fitted per family on healthy buckets: each channel's
 bucket mean regressed on the load and two exponential means of it. A temperature also
@@ -153,6 +157,10 @@ class LoadModel:
         follows = (codes[1:] == codes[:-1]) & (
             np.abs(np.diff(arranged.t_h) - width) <= 0.01 * width
         )
+        # a bucket in which the machine started or stopped holds the mean of part of it
+        # only (a cold start's first minutes): no first-order relation with its neighbour
+        full = full_buckets(arranged, codes)
+        follows &= full[1:] & full[:-1]
         out[1:][follows] = means[:-1][follows]
         return out
 
@@ -226,6 +234,22 @@ class LoadModel:
         return out
 
 
+FULL_SHARE = 0.8  # a bucket is full when the machine sent this share of its fullest
+
+
+def full_buckets(arranged: Arranged, codes: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Whether the machine ran through each row's bucket: it sent (over its fullest
+    channel) at least ``FULL_SHARE`` of the readings of its fullest bucket in the window.
+    ``codes`` numbers the (machine, window) groups of the rows."""
+    sent = np.nan_to_num(arranged.stats["count"]).max(axis=1)
+    if sent.size == 0:
+        return np.zeros(0, dtype=bool)
+    _, group = np.unique(codes, return_inverse=True)
+    most = np.zeros(int(group.max()) + 1)
+    np.maximum.at(most, group, sent)
+    return np.asarray(sent >= FULL_SHARE * most[group], dtype=bool)
+
+
 def _bucket_width(arranged: Arranged) -> float | None:
     """The bucket width in hours: the smallest step between buckets of one window."""
     codes = np.asarray(arranged.keys.codes[0], dtype=np.int64) * (1 << 32) + np.asarray(
@@ -294,7 +318,9 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
         trend[:, li] = 0.0
 
     rows_per_group = np.bincount(codes, minlength=n).astype(np.float64)[:, None]
-    coverage = seen / np.maximum(rows_per_group, 1.0)
+    counts = np.nan_to_num(arranged.stats["count"])
+    sent = _group_sums(counts.max(axis=1, keepdims=True), codes, n)
+    coverage = _group_sums(counts, codes, n) / np.maximum(sent, 1.0)
     level = np.where(cnt > 0, level, 0.0)
     trend = np.where(cnt > 0, trend, 0.0)
     noise = np.where(seen > 0, noise, np.log(1e-6 * scale))

@@ -11,7 +11,7 @@ How each mode shows, in the terms of the domain (../shared/DOMAIN.md, docs/simul
 | sensor_stuck | one channel frozen: no noise, no load response |
 | sensor_drift | one channel drifts away, independent of the load |
 | sensor_noisy | one channel's noise grows several-fold |
-| sensor_dropout | one channel reports less and less often |
+| sensor_dropout | one channel loses more and more of its readings, then whole buckets |
 
 Sizes are relative to what the family's own healthy data says about each channel: its
 ``span`` (idle to full load, from the load model) and its noise (within-bucket range).
@@ -113,7 +113,8 @@ def inject(
     Heat reaches a lagging channel (``ChannelScale.lag``) bucket by bucket.
     """
     loads = load if isinstance(load, RowLoad) else RowLoad(np.asarray(load, dtype=np.float64))
-    values = {c: aggregates[c].to_numpy(dtype=np.float64).copy() for c in ("mean", "min", "max")}
+    columns = ("mean", "min", "max", "count") if "count" in aggregates else ("mean", "min", "max")
+    values = {c: aggregates[c].to_numpy(dtype=np.float64).copy() for c in columns}
     channel = aggregates["channel"].to_numpy()
     order = (
         _as_order(aggregates["bucket"]) if "bucket" in aggregates else np.arange(len(aggregates))
@@ -296,5 +297,30 @@ def _sensor_fault(
         values["mean"][rows] = mean + jitter
         values["min"][rows] = mean + jitter - half * gain
         values["max"][rows] = mean + jitter + half * gain
-    else:  # sensor_dropout
-        keep[rows[rng.random(rows.size) < 0.9 * d]] = False
+    else:  # sensor_dropout: each reading lost with probability 0.05 + 0.95 d
+        _thin(values, rows, 1.0 - (0.05 + 0.95 * d), rng, keep)
+
+
+def _thin(
+    values: dict[str, NDArray[np.float64]],
+    rows: NDArray[np.int64],
+    kept: float,
+    rng: np.random.Generator,
+    keep: NDArray[np.bool_],
+) -> None:
+    """Buckets of a sensor that loses readings: fewer readings (none: no bucket), a range
+    that shrinks with them (one reading has none) and a mean that wanders within it."""
+    if "count" not in values:  # aggregates without counts: whole buckets only
+        keep[rows[rng.random(rows.size) > kept]] = False
+        return
+    n = np.maximum(np.rint(values["count"][rows]), 1).astype(np.int64)
+    k = rng.binomial(n, kept)
+    keep[rows[k == 0]] = False
+    low, high = values["min"][rows], values["max"][rows]
+    share = np.where(n > 1, (np.maximum(k, 1) - 1) / np.maximum(n - 1, 1), 1.0)
+    half = 0.5 * (high - low)
+    center = values["mean"][rows] + rng.uniform(-1.0, 1.0, rows.size) * half * (1.0 - share)
+    values["mean"][rows] = center
+    values["min"][rows] = center - half * share
+    values["max"][rows] = center + half * share
+    values["count"][rows] = k

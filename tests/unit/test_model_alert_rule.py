@@ -221,3 +221,31 @@ def test_the_evidence_spans_a_night_off() -> None:
     morning = [{"ratio": 1.8, "time": T0.timestamp() + 20 * 3600}]
     transitions = replay(rows((1, healthy(3) + evening + morning)), POLICY)
     assert [t.cause.key for t in opened(transitions)] == [SENSOR]
+
+
+def test_a_sensor_already_found_faulty_needs_the_full_hour() -> None:
+    """A severe jump on a channel whose sensor check is open does not take the 20-minute
+    path: the faulty sensor explains it, until the anomaly has lasted an hour."""
+    check = anomalous(6, mode="sensor_stuck", sensor=True, channel="coolant_temp")
+    jump = [{"ratio": 25.0, "mode": "seal_hose_leak", "channel": "coolant_temp"}] * 4
+    events = opened(replay(rows((2, healthy(3) + check + healthy(3) + jump)), POLICY))
+    assert [e.cause for e in events] == [
+        Cause(2, SENSOR, "coolant_temp"),
+        Cause(2, "seal_hose_leak"),
+    ]
+    # windows 12..15 are the jump: the fourth (an hour) opens it, not the second
+    assert events[1].at == T0 + timedelta(seconds=15 * STEP)
+    # the same jump on a healthy sensor's channel opens within twenty minutes
+    other = [{**w, "channel": "hydraulic_pressure"} for w in jump]
+    events = opened(replay(rows((2, healthy(3) + check + healthy(3) + other)), POLICY))
+    assert events[1].cause == Cause(2, "seal_hose_leak")
+    assert events[1].at == T0 + timedelta(seconds=13 * STEP)
+
+
+def test_a_critical_mode_is_voted_by_the_last_hour_of_the_severe_run() -> None:
+    """A long severe run that turns into a leak names the leak once the last hour says so,
+    however long the run voted for another mode before."""
+    wear = [{"ratio": 4.0, "mode": "bearing_wear"}] * 12
+    leak = [{"ratio": 25.0, "mode": "seal_hose_leak", "channel": "hydraulic_pressure"}] * 4
+    causes = [e.cause for e in opened(replay(rows((3, healthy(3) + wear + leak)), POLICY))]
+    assert causes == [Cause(3, MACHINE), Cause(3, "seal_hose_leak")]

@@ -79,3 +79,17 @@ def test_missing_columns_and_channels_are_reported(load_model: LoadModel) -> Non
     with pytest.raises(NotEnoughDataError, match="no readings"):
         window_features(window[window["channel"] == "nothing"], load_model)
     assert np.isfinite(window_features(window, load_model).to_numpy()).all()
+
+
+def test_coverage_counts_the_readings_a_sensor_lost(load_model: LoadModel) -> None:
+    """A sensor that loses half its readings shows it while every bucket still holds one;
+    a machine that sends fewer readings on every channel at once lost nothing."""
+    window = synthetic.fleet(30, 60, seed=3, noise_seed=5)
+    machine, channel = window["equipment_id"], window["channel"]
+    lossy = (machine == 5) & (channel == "pump_vibration")
+    window.loc[lossy, "count"] = window.loc[lossy, "count"] // 2
+    window.loc[machine == 6, "count"] = window.loc[machine == 6, "count"] // 3
+    f = window_features(window, load_model).droplevel("window")
+    assert f.loc[5, "pump_vibration:coverage"] == pytest.approx(0.5)
+    assert f.loc[5, "coolant_temp:coverage"] == pytest.approx(1.0)
+    assert f.loc[6].filter(like=":coverage").eq(1.0).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -74,3 +75,22 @@ def test_health_score_scale() -> None:
 def test_signatures_cover_every_role_and_mode() -> None:
     assert len(signature_names()) == 9 * 5 + 3
     assert len(MODES) == 8
+
+
+def test_a_dropout_thins_the_readings_before_whole_buckets_go() -> None:
+    """An injected dropout loses readings one by one: early on every bucket remains with
+    fewer readings and a narrower range, near the end whole buckets go."""
+
+    def vibration(degradation: float | None) -> pd.DataFrame:
+        faults = (
+            {1: Injected("sensor_dropout", degradation, "pump_vibration")} if degradation else {}
+        )
+        window = synthetic.fleet(1, 600, seed=3, noise_seed=4, faults=faults)
+        return window[window["channel"] == "pump_vibration"]
+
+    healthy, early, late = vibration(None), vibration(0.3), vibration(0.99)
+    assert len(early) == len(healthy)  # 60 readings a bucket: no bucket lost them all
+    kept = 1 - (0.05 + 0.95 * 0.3)
+    assert early["count"].sum() == pytest.approx(kept * healthy["count"].sum(), rel=0.05)
+    assert (early["max"] - early["min"]).mean() < (healthy["max"] - healthy["min"]).mean()
+    assert len(late) < 0.6 * len(healthy)  # a bucket survives with 1 - (1 - 0.0095)^60
