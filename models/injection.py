@@ -130,7 +130,7 @@ def inject(
             _apply(values, here, fault, scales=scales, rng=rng, keep=keep)
     out = aggregates.copy()
     for column, array in values.items():
-        out[column] = array
+        out[column] = array.astype(aggregates[column].to_numpy().dtype)  # counts stay integers
     return out[keep].reset_index(drop=True)
 
 

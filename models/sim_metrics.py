@@ -131,6 +131,17 @@ def _rates(found: list[Detection]) -> dict[str, float | int | None]:
     }
 
 
+ONSETS = ("before_history", "in_training", "in_test")
+
+
+def onset_period(fault: Fault, history_start: datetime, split: datetime) -> str:
+    """When a fault began: before the history the models could see, during the training
+    period (its first stages may be learned as normal), or during the test."""
+    if fault.onset < history_start:
+        return "before_history"
+    return "in_training" if fault.onset < split else "in_test"
+
+
 def evaluate(
     faults: Sequence[Fault],
     alerts: Sequence[AlertRecord],
@@ -139,13 +150,37 @@ def evaluate(
     *,
     months: float,
     observable: set[str] | None = None,
+    history_start: datetime | None = None,
 ) -> dict[str, object]:
-    """Recall, precision, false alarms per 100 machine-months, lead times, sensor faults."""
+    """Recall, precision, false alarms per 100 machine-months, lead times, sensor faults;
+    recall by when the faults began (``history_start``: the training data's first day,
+    default ``start``) and each due fault's outcome."""
     found = detections(faults, alerts, start, end, observable)
     per_mode = {
         mode: _rates([d for d in found if d.fault.mode == mode])
         for mode in sorted({d.fault.mode for d in found})
     }
+    began = history_start or start
+    period = {d.fault.fault_id: onset_period(d.fault, began, start) for d in found}
+    by_onset = {
+        p: _rates([d for d in found if period[d.fault.fault_id] == p])
+        for p in ONSETS
+        if any(v == p for v in period.values())
+    }
+    outcomes = [
+        {
+            "fault_id": d.fault.fault_id,
+            "equipment_id": d.fault.equipment_id,
+            "mode": d.fault.mode,
+            "onset": d.fault.onset.isoformat(),
+            "failure": d.fault.failure.isoformat(),
+            "onset_period": period[d.fault.fault_id],
+            "observable": d.observable,
+            "first_alert": None if d.first_alert is None else d.first_alert.isoformat(),
+            "lead_h": None if d.lead_h is None else round(d.lead_h, 1),
+        }
+        for d in sorted(found, key=lambda d: (d.fault.failure, d.fault.fault_id))
+    ]
     machine = [a for a in alerts if a.kind == "machine"]
     sensor = [a for a in alerts if a.kind == "sensor"]
 
@@ -187,6 +222,7 @@ def evaluate(
         "lead_time_median_h": overall["lead_time_median_h"],
         "lead_time_p10_h": overall["lead_time_p10_h"],
         "per_mode": per_mode,
+        "by_onset": by_onset,
         "sensor_faults": {
             "in_period": len(sensor_faults),
             "classified_as_sensor": classified,
@@ -197,6 +233,7 @@ def evaluate(
         },
         "sensor_checks": len(sensor),
         "false_sensor_checks": sum(not inside(a, True) and not inside(a, False) for a in sensor),
+        "faults": outcomes,
     }
 
 
@@ -232,6 +269,11 @@ def render(report: dict[str, Any]) -> str:
             f"{mode:<22} {m['due']:>4} {m['caught']:>6} {recall:>7} {m['observable']:>10} "
             f"{seen:>11} {_hours(m['lead_time_median_h']):>13} {_hours(m['lead_time_p10_h']):>10}"
         )
+    if report.get("by_onset"):
+        lines += ["", f"{'by onset':<22} {'due':>4} {'caught':>6} {'recall':>7}"]
+        for period, m in report["by_onset"].items():
+            recall = "-" if m["recall"] is None else f"{m['recall']:.1%}"
+            lines.append(f"{period:<22} {m['due']:>4} {m['caught']:>6} {recall:>7}")
     precision = report["precision"]
     s = report["sensor_faults"]
     lines += [

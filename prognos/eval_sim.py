@@ -181,7 +181,13 @@ def evaluate(
     machines = int(health["equipment_id"].nunique()) if not health.empty else 0
     months = sim_metrics.machine_months(machines, plan.split, plan.end)
     metrics = sim_metrics.evaluate(
-        faults, alerts, plan.split, plan.end, months=months, observable=observable
+        faults,
+        alerts,
+        plan.split,
+        plan.end,
+        months=months,
+        observable=observable,
+        history_start=plan.start,
     )
     timings["rule_and_metrics_s"] = time.monotonic() - step
     timings["total_s"] = time.monotonic() - began

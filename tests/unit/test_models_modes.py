@@ -94,3 +94,12 @@ def test_a_dropout_thins_the_readings_before_whole_buckets_go() -> None:
     assert early["count"].sum() == pytest.approx(kept * healthy["count"].sum(), rel=0.05)
     assert (early["max"] - early["min"]).mean() < (healthy["max"] - healthy["min"]).mean()
     assert len(late) < 0.6 * len(healthy)  # a bucket survives with 1 - (1 - 0.0095)^60
+
+
+def test_injected_aggregates_keep_their_column_types() -> None:
+    faults = {
+        1: Injected("sensor_dropout", 0.5, "pump_vibration"),
+        2: Injected("bearing_wear", 0.5),
+    }
+    window = synthetic.fleet(3, 60, seed=3, faults=faults)
+    assert window.dtypes.equals(synthetic.fleet(3, 60, seed=3).dtypes)

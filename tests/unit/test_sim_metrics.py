@@ -98,3 +98,19 @@ def test_an_alert_after_the_failure_does_not_catch_it() -> None:
 
 def test_lead_summary_without_detections() -> None:
     assert lead_summary([]) == {"lead_time_median_h": None, "lead_time_p10_h": None}
+
+
+def test_recall_by_when_the_fault_began() -> None:
+    r = evaluate(FAULTS, ALERTS, START, END, months=10.0, history_start=day(-3))
+    # f1 began on day -5, before the history; f2 and f3 during the test
+    assert r["by_onset"] == {
+        "before_history": {**r["by_onset"]["before_history"], "due": 1, "caught": 1},
+        "in_test": {**r["by_onset"]["in_test"], "due": 2, "caught": 1, "recall": 0.5},
+    }
+    r = evaluate(FAULTS, ALERTS, START, END, months=10.0, history_start=day(-10))
+    assert set(r["by_onset"]) == {"in_training", "in_test"}
+    outcome = {f["fault_id"]: f for f in r["faults"]}
+    assert list(outcome) == ["f1", "f2", "f3"]  # by failure time
+    assert outcome["f1"]["onset_period"] == "in_training"
+    assert outcome["f1"]["lead_h"] == pytest.approx(144.0)
+    assert outcome["f2"]["first_alert"] is None
