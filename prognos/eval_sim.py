@@ -125,9 +125,29 @@ def evaluate(
     progress: Progress = lambda _m: None,
 ) -> dict[str, Any]:
     """Run the whole evaluation on the (empty, migrated) database at ``url``."""
-    policy = policy or ModelAlertPolicy()
-    timings: dict[str, float] = {}
     began = time.monotonic()
+    readings = load_history(fleet, plan, url, truth_csv=truth_csv, progress=progress)
+    return measure(
+        fleet,
+        plan,
+        url,
+        readings=readings,
+        policy=policy,
+        progress=progress,
+        timings={"backfill_s": time.monotonic() - began},
+    )
+
+
+def load_history(
+    fleet: Fleet,
+    plan: Plan,
+    url: str,
+    *,
+    truth_csv: Path | None = None,
+    progress: Progress = lambda _m: None,
+) -> int:
+    """The fleet's registry, its history over the whole plan and its fault truth, into the
+    (empty, migrated) database at ``url``; the number of readings written."""
     with psycopg.connect(url, autocommit=True) as conn:
         seed(conn, fleet)
     progress(
@@ -153,8 +173,26 @@ def evaluate(
         write_db(conn, result.faults, fleet.seed)
         if truth_csv is not None:
             TruthFile(truth_csv, fleet.seed).write(result.faults)
+    return result.rows
+
+
+def measure(
+    fleet: Fleet,
+    plan: Plan,
+    url: str,
+    *,
+    readings: int,
+    policy: ModelAlertPolicy | None = None,
+    progress: Progress = lambda _m: None,
+    timings: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Train on the plan's training period of the history at ``url``, replay the test
+    period, and measure the alerts against the fault truth stored there."""
+    policy = policy or ModelAlertPolicy()
+    timings = dict(timings or {})
+    began = time.monotonic() - sum(timings.values())
+    with psycopg.connect(url, autocommit=True) as conn:
         faults = _faults(conn)
-    timings["backfill_s"] = time.monotonic() - began
     step = time.monotonic()
     exclude = service_records(faults, plan.start, plan.split)
     progress(
@@ -200,7 +238,7 @@ def evaluate(
         },
         "training": {"from": plan.start.isoformat(), "until": plan.split.isoformat()},
         "test": {"from": plan.split.isoformat(), "until": plan.end.isoformat()},
-        "readings": result.rows,
+        "readings": readings,
         "service_records_excluded": sum(len(v) for v in exclude.values()),
         "health_rows": len(health),
         "transitions": len(transitions),
