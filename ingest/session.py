@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import select
+import struct
 import threading
 import time
 from collections import deque
@@ -160,6 +161,7 @@ class MqttSession:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_unsubscribe = self._on_unsubscribe
+        client.message_sink = self._take
         # An external loop writes: paho queues packets instead of sending each at once.
         client.on_socket_register_write = _ignore
         return client
@@ -213,7 +215,10 @@ class MqttSession:
             log.warning("disconnected from the broker: %s", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
-        self._burst.append((msg.mid, msg.qos, msg.topic, bytes(msg.payload)))
+        self._take(msg.mid, msg.qos, msg.topic, bytes(msg.payload))
+
+    def _take(self, mid: int, qos: int, topic: str, payload: bytes) -> None:
+        self._burst.append((mid, qos, topic, payload))
         self.last_message_at = time.monotonic()
 
     # ------------------------------------------------------------------ network thread
@@ -308,6 +313,46 @@ class MqttSession:
                 client.ack(mid, 1)
 
 
+_UINT16 = struct.Struct("!H")
+
+
+def parse_publish(command: int, packet: bytes | bytearray) -> tuple[int, int, str, bytes] | None:
+    """``(mid, qos, topic, payload)`` of an MQTT 5 PUBLISH of QoS 0 or 1 (``command`` the
+    fixed header's first byte, ``packet`` what follows the remaining length), or None
+    when it needs paho's own handling: QoS 2, a topic alias instead of a topic name, or
+    a malformed packet. The properties are skipped: the session asks for none (no topic
+    alias maximum, no subscription identifier) and reads none a publisher sends."""
+    qos = (command & 0x06) >> 1
+    if qos == 2:
+        return None
+    try:
+        (length,) = _UINT16.unpack_from(packet, 0)
+        if length == 0:
+            return None  # a topic alias: paho resolves it
+        pos = 2 + length
+        topic = bytes(packet[2:pos]).decode("utf-8")
+        mid = 0
+        if qos:
+            (mid,) = _UINT16.unpack_from(packet, pos)
+            pos += 2
+        size, shift = 0, 0
+        while True:  # the properties' length, a variable byte integer
+            byte = packet[pos]
+            pos += 1
+            size |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                return None
+        pos += size
+        if pos > len(packet):
+            return None
+    except (struct.error, IndexError, UnicodeDecodeError):
+        return None
+    return mid, qos, topic, bytes(packet[pos:])
+
+
 class _BufferedClient(mqtt.Client):
     """paho's client with buffered socket reads.
 
@@ -323,6 +368,23 @@ class _BufferedClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         self._rbuf = b""
         self._rpos = 0
+        # Where QoS 0/1 messages go, bypassing paho's per-message objects (see
+        # _handle_publish); None: paho's on_message.
+        self.message_sink: Callable[[int, int, str, bytes], None] | None = None
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        """A PUBLISH straight to ``message_sink``: paho builds a Properties object, an
+        MQTTMessage, a debug log line and a topic match for every message, which cost
+        the worker more than decoding and validating a single reading. With
+        ``manual_ack`` paho keeps no state for an incoming QoS 0/1 message either, so
+        ``ack`` works the same. Anything else takes paho's own path."""
+        sink = self.message_sink
+        if sink is not None and self._protocol == mqtt.MQTTv5:
+            parsed = parse_publish(self._in_packet["command"], self._in_packet["packet"])
+            if parsed is not None:
+                sink(*parsed)
+                return _OK
+        return super()._handle_publish()
 
     @property
     def buffered(self) -> int:
