@@ -9,18 +9,24 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from device_sim.physics import Sample
+
+# One encoder for every sample: json.dumps with separators builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def iso_time(at: datetime) -> str:
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# The machines of a fleet step share the step's time: formatted once per step.
+_step_time = lru_cache(maxsize=256)(iso_time)
+
+
 def encode_sample(sample: Sample) -> bytes:
-    return json.dumps(
-        {"t": iso_time(sample.time), "values": sample.values}, separators=(",", ":")
-    ).encode()
+    return _ENCODER.encode({"t": _step_time(sample.time), "values": sample.values}).encode()
 
 
 def encode_message(serial: str, seq: int, samples: Sequence[bytes]) -> bytes:
