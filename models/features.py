@@ -151,9 +151,7 @@ class LoadModel:
         width = getattr(self, "bucket_h", None)
         if width is None or means.shape[0] < 2:
             return out
-        codes = np.asarray(arranged.keys.codes[0], dtype=np.int64) * (1 << 32) + np.asarray(
-            arranged.keys.codes[1], dtype=np.int64
-        )
+        codes = _window_codes(arranged)
         follows = (codes[1:] == codes[:-1]) & (
             np.abs(np.diff(arranged.t_h) - width) <= 0.01 * width
         )
@@ -250,11 +248,16 @@ def full_buckets(arranged: Arranged, codes: NDArray[np.int64]) -> NDArray[np.boo
     return np.asarray(sent >= FULL_SHARE * most[group], dtype=bool)
 
 
-def _bucket_width(arranged: Arranged) -> float | None:
-    """The bucket width in hours: the smallest step between buckets of one window."""
-    codes = np.asarray(arranged.keys.codes[0], dtype=np.int64) * (1 << 32) + np.asarray(
+def _window_codes(arranged: Arranged) -> NDArray[np.int64]:
+    """One number per (machine, window) of each row."""
+    return np.asarray(arranged.keys.codes[0], dtype=np.int64) * (1 << 32) + np.asarray(
         arranged.keys.codes[1], dtype=np.int64
     )
+
+
+def _bucket_width(arranged: Arranged) -> float | None:
+    """The bucket width in hours: the smallest step between buckets of one window."""
+    codes = _window_codes(arranged)
     steps = np.diff(arranged.t_h)[codes[1:] == codes[:-1]]
     steps = steps[steps > 1e-9]
     return float(steps.min()) if steps.size else None

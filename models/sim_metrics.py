@@ -162,10 +162,11 @@ def evaluate(
     }
     began = history_start or start
     period = {d.fault.fault_id: onset_period(d.fault, began, start) for d in found}
+    present = set(period.values())
     by_onset = {
         p: _rates([d for d in found if period[d.fault.fault_id] == p])
         for p in ONSETS
-        if any(v == p for v in period.values())
+        if p in present
     }
     outcomes = [
         {

@@ -297,7 +297,7 @@ def _alerts(
 ) -> tuple[list[sim_metrics.AlertRecord], list[Any]]:
     if health.empty:
         return [], []
-    columns = {c: health[c].to_numpy() for c in HEALTH_INPUT if c in health}
+    columns = {c: health[c].to_numpy() for c in health.columns if c != "time"}
     rows = HealthRows.from_columns(**columns, time=health["time"].astype("int64").to_numpy() / 1e9)
     transitions = replay(rows, policy)
     alerts = [
@@ -308,21 +308,6 @@ def _alerts(
         if t.action == "open" and t.alert is not None
     ]
     return alerts, transitions
-
-
-HEALTH_INPUT = (
-    "equipment_id",
-    "ratio",
-    "mode",
-    "mode_probability",
-    "sensor_fault",
-    "sensor_probability",
-    "channel",
-    "explanation",
-    "rul_hours",
-    "rul_low_hours",
-    "rul_high_hours",
-)
 
 
 def _observable(faults: list[sim_metrics.Fault], health: pd.DataFrame, plan: Plan) -> set[str]:
