@@ -27,7 +27,7 @@ from models.rul import linear_rul
 @dataclass(frozen=True)
 class ReplaySettings:
     window_s: float = 3600.0
-    step_s: float = 1200.0
+    step_s: float = 600.0
     history_h: float = 72.0
     horizon_h: float = 720.0
 

@@ -61,7 +61,7 @@ class Plan:
     interval_s: float = 120.0  # simulated seconds between samples
     bucket_s: float = 600.0  # features: time_bucket width
     window_s: float = 3600.0  # scoring window
-    step_s: float = 1200.0  # a window ends every step_s in the replay
+    step_s: float = 600.0  # a window ends every step_s in the replay
 
     @property
     def split(self) -> datetime:

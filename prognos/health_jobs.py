@@ -35,7 +35,7 @@ def schedule(scheduler: Any, pool: ConnectionPool, settings: Settings) -> Scorin
     m = settings.models
     job = None
     if m.scoring_enabled:
-        listeners = [ModelAlertJob(pool)] if m.alerts_enabled else []
+        listeners = [ModelAlertJob(pool, step_s=m.alert_step_s)] if m.alerts_enabled else []
         job = scoring.schedule(
             scheduler, pool, scoring_settings(settings), m.score_interval_s, listeners
         )

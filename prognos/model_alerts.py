@@ -53,7 +53,7 @@ class ModelAlertJob:
         policy: ModelAlertPolicy | None = None,
         *,
         sla: SlaPolicy | None = None,
-        step_s: float = 1200.0,
+        step_s: float = 600.0,
     ) -> None:
         self.pool = pool
         self.policy = policy or ModelAlertPolicy()

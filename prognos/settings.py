@@ -137,6 +137,12 @@ class ModelSettings(BaseModel):
     score_interval_s: float = Field(60.0, gt=0, description="seconds between scoring runs")
     window_s: float = Field(3600.0, gt=0, description="scoring window: the latest N seconds")
     bucket_s: float = Field(60.0, gt=0, description="time_bucket width of the features")
+    alert_step_s: float = Field(
+        600.0,
+        gt=0,
+        description="the model-alert rule reads at most one health row per N seconds "
+        "(the cadence `prognos eval sim` replays and measures)",
+    )
     training_days: float = Field(7.0, gt=0, description="history a training run reads")
     retrain_interval_s: float | None = Field(
         None, gt=0, description="retrain every N seconds; unset = only on `prognos train`"

@@ -57,7 +57,7 @@ test_days = 3
 interval_s = 120
 bucket_s = 600
 window_s = 3600
-step_s = 1200
+step_s = 600
 """
 
 
