@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from models import synthetic
-from models.family import TrainingConfig, train_family, unusual_machines
+from models.family import TrainingConfig, tail_quantile, train_family, unusual_machines
 from models.injection import Injected
 
 CODES = [c.code for c in synthetic.PUMP]
@@ -65,3 +65,25 @@ def test_at_least_half_the_machines_set_the_threshold() -> None:
     machines = np.repeat(np.arange(6), 10)
     statistic = np.where(machines < 4, 50.0, 0.2) + 0.01 * np.arange(60)
     assert len(unusual_machines(statistic, machines, 3.5)) <= 3
+
+
+def test_the_alarm_quantile_is_read_off_the_tail_not_off_one_window() -> None:
+    rng = np.random.default_rng(3)
+    healthy = rng.exponential(0.2, 1000)
+    true = 0.2 * np.log(1000.0)  # the exponential's 99.9th percentile
+    assert tail_quantile(healthy, 0.999) == pytest.approx(true, rel=0.15)
+    # two rare windows (a stop mid-load, a sensor failing on the last day) among 1,000
+    rare = healthy.copy()
+    rare[:2] = [10.0, 16.0]
+    assert np.quantile(rare, 0.999) > 5 * true  # the empirical quantile is their doing
+    assert tail_quantile(rare, 0.999) == pytest.approx(true, rel=0.15)
+
+
+def test_the_tail_quantile_falls_back_to_the_empirical_one() -> None:
+    values = np.random.default_rng(4).exponential(1.0, 100)  # 10 values above the 90th
+    assert tail_quantile(values, 0.999) == pytest.approx(np.quantile(values, 0.999))
+    big = np.random.default_rng(5).exponential(1.0, 1000)
+    assert tail_quantile(big, 0.999, tail=None) == pytest.approx(np.quantile(big, 0.999))
+    assert tail_quantile(big, 0.5) == pytest.approx(np.quantile(big, 0.5))
+    with pytest.raises(ValueError, match="no finite statistic"):
+        tail_quantile(np.array([np.nan]), 0.999)
