@@ -278,26 +278,28 @@ def tail_quantile(
 
 
 def unusual_machines(statistic: NDArray[np.float64], machines: NDArray[Any], z: float) -> set[int]:
-    """Machines whose held-out windows reach far beyond the other machines': a fault
-    under way in the training data (a leak a day before the split, a sensor drifting
-    since before the history) that the machine baselines did not see because the
-    machine's median was still normal. Each machine's maximum statistic, on a log
-    scale, against the median and robust spread (1.4826 x MAD) of all the machines'
-    maxima; beyond ``z`` of them the machine does not set the alarm threshold. Repeated
-    until no machine is beyond (a second faulty machine can hide behind the first's
-    spread); at least half the machines always stay."""
+    """Machines whose held-out windows reach far beyond the other machines' or sit far
+    above them throughout: a fault under way in the training data (a leak a day before
+    the split, a sensor drifting since before the history, a bearing wearing through the
+    training weeks) that the machine baselines did not see because the machine's median
+    was still normal when they were fitted. Each machine's maximum and median statistic,
+    on a log scale, against the median and robust spread (1.4826 x MAD, at least 0.1) of
+    all the machines' maxima, and medians; beyond ``z`` of them in either the machine does
+    not set the alarm threshold. Repeated until no machine is beyond (a second faulty
+    machine can hide behind the first's spread); at least half the machines always stay."""
     frame = pd.DataFrame({"m": machines, "s": np.log(np.maximum(statistic, 1e-9))})
-    peaks = frame.groupby("m")["s"].max()
+    grouped = frame.groupby("m")["s"]
+    stats = pd.DataFrame({"peak": grouped.max(), "typical": grouped.median()})
     out: set[int] = set()
-    total = len(peaks)
-    while len(peaks) >= 4:
-        center = float(peaks.median())
-        spread = 1.4826 * float((peaks - center).abs().median())
-        beyond = peaks[peaks > center + z * max(spread, 1e-3)]
+    total = len(stats)
+    while len(stats) >= 4:
+        center = stats.median()
+        spread = 1.4826 * (stats - center).abs().median()
+        beyond = stats[(stats > center + z * np.maximum(spread, 0.1)).any(axis=1)]
         if beyond.empty or len(out) + len(beyond) > total // 2:
             break
         out |= {int(m) for m in beyond.index}
-        peaks = peaks.drop(beyond.index)
+        stats = stats.drop(beyond.index)
     return out
 
 

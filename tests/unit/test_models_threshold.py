@@ -87,3 +87,14 @@ def test_the_tail_quantile_falls_back_to_the_empirical_one() -> None:
     assert tail_quantile(big, 0.5) == pytest.approx(np.quantile(big, 0.5))
     with pytest.raises(ValueError, match="no finite statistic"):
         tail_quantile(np.array([np.nan]), 0.999)
+
+
+def test_a_machine_whose_windows_all_sit_high_is_unusual() -> None:
+    rng = np.random.default_rng(6)
+    machines = np.repeat(np.arange(20), 30)
+    statistic = rng.lognormal(-2.0, 0.8, machines.size)
+    assert unusual_machines(statistic, machines, 3.5) == set()
+    # a bearing wearing through the training weeks: every window about 8x, none extreme
+    wearing = machines == 7
+    statistic[wearing] = np.minimum(statistic[wearing] * 8.0, np.max(statistic[~wearing]))
+    assert unusual_machines(statistic, machines, 3.5) == {7}
