@@ -143,3 +143,14 @@ def test_mqtt_address_needs_a_host(url: str) -> None:
 def test_mqtt_address_decodes_percent_encoded_credentials() -> None:
     address = MqttAddress.parse("mqtt://ops%40site:p%40ss%3Aw0rd@broker")
     assert (address.username, address.password) == ("ops@site", "p@ss:w0rd")
+
+
+def test_the_live_alert_cadence_is_the_one_the_evaluation_replays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prognos import eval_sim
+
+    plan = eval_sim.load_plan(eval_sim.DEFAULT_FLEET)
+    assert Settings().models.alert_step_s == plan.step_s == eval_sim.Plan(plan.start).step_s
+    monkeypatch.setenv("PROGNOS_MODELS__ALERT_STEP_S", "300")
+    assert Settings().models.alert_step_s == 300.0
