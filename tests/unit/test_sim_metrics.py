@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.sim_metrics import AlertRecord, Fault, evaluate, lead_summary, machine_months
+from models.sim_metrics import (
+    AlertRecord,
+    Fault,
+    evaluate,
+    lead_summary,
+    machine_months,
+    rate_interval,
+    recall_interval,
+)
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 END = START + timedelta(days=30)
@@ -114,3 +122,27 @@ def test_recall_by_when_the_fault_began() -> None:
     assert outcome["f1"]["onset_period"] == "in_training"
     assert outcome["f1"]["lead_h"] == pytest.approx(144.0)
     assert outcome["f2"]["first_alert"] is None
+
+
+def test_recall_interval_is_wilsons() -> None:
+    # by hand: p = 0.9, n = 80, z = 1.96: centre (p + z^2/2n) / (1 + z^2/n) = 0.88167,
+    # half-width z sqrt(p(1-p)/n + z^2/4n^2) / (1 + z^2/n) = 0.06678
+    assert recall_interval(72, 80) == pytest.approx([0.8149, 0.9485], abs=1e-4)
+    assert recall_interval(0, 0) is None
+    low, high = recall_interval(10, 10) or [0.0, 0.0]
+    assert high == pytest.approx(1.0)
+    assert low == pytest.approx(0.7225, abs=1e-4)
+
+
+def test_false_alarm_interval_is_garwoods() -> None:
+    # two events: chi2(0.025; 4)/2 = 0.2422 and chi2(0.975; 6)/2 = 7.2247, over 184 months
+    assert rate_interval(2, 184.0) == pytest.approx([0.13, 3.93])
+    # none: the upper bound is -ln(0.025) = 3.689 events
+    assert rate_interval(0, 184.0) == pytest.approx([0.0, 2.0])
+    assert rate_interval(1, 0.0) is None
+
+
+def test_the_report_carries_the_intervals() -> None:
+    report = evaluate([], [], START, END, months=184.0)
+    assert report["recall_ci95"] is None
+    assert report["false_alarms_per_100_machine_months_ci95"] == pytest.approx([0.0, 2.0])
