@@ -255,8 +255,8 @@ def tail_quantile(
     threshold) fitted to the values above its ``tail`` quantile, where enough values lie.
 
     The 99.9th percentile of a thousand held-out windows is their second-highest: one rare
-    window (a machine stopped mid-load at the end of a shift, a sensor failing on the last
-    training day) sets it alone, and on simulator seed 6824 two of the four families got
+    window (a healthy machine's rare transient, a sensor failing on the last training
+    day) sets it alone, and on simulator seed 6824 two of the four families got
     an alarm threshold three to four times the others'. The tail above the 90th
     percentile is a hundred windows: its scale, from their *median* excess (an
     exponential's median is its scale x ln 2), moves little when a few of them are
