@@ -254,7 +254,7 @@ def tail_quantile(
     """The ``q`` quantile of ``statistic``, read off an exponential tail (peaks over a
     threshold) fitted to the values above its ``tail`` quantile, where enough values lie.
 
-    The 99.9th percentile of a thousand held-out windows is their second-highest: one rare
+    The 99.9th percentile of a thousand held-out windows is their second-highest: one
     window (a healthy machine's rare transient, a sensor failing on the last training
     day) sets it alone, and on simulator seed 6824 two of the four families got
     an alarm threshold three to four times the others'. The tail above the 90th
