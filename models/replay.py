@@ -23,11 +23,15 @@ from models.family import FamilyModel
 from models.health import FAILURE_MULTIPLE
 from models.rul import linear_rul
 
+# How often the model-alert rule reads a machine's health, live (prognos/model_alerts.py)
+# and replayed: every bucket of the evaluation's features, the finest the replay rebuilds.
+ALERT_STEP_S = 600.0
+
 
 @dataclass(frozen=True)
 class ReplaySettings:
     window_s: float = 3600.0
-    step_s: float = 600.0
+    step_s: float = ALERT_STEP_S
     history_h: float = 72.0
     horizon_h: float = 720.0
 

@@ -40,7 +40,7 @@ from device_sim.fleet import Fleet, load_fleet
 from device_sim.truth import TruthFile, write_db
 from models import registry, sim_metrics, store, training
 from models.errors import DataError
-from models.replay import ReplaySettings
+from models.replay import ALERT_STEP_S, ReplaySettings
 from models.replay import replay as replay_health
 from prognos import migrations
 from prognos.bench_ingest import with_dbname
@@ -61,7 +61,7 @@ class Plan:
     interval_s: float = 120.0  # simulated seconds between samples
     bucket_s: float = 600.0  # features: time_bucket width
     window_s: float = 3600.0  # scoring window
-    step_s: float = 600.0  # a window ends every step_s in the replay
+    step_s: float = ALERT_STEP_S  # a window ends every step_s in the replay
 
     @property
     def split(self) -> datetime:

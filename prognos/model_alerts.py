@@ -36,6 +36,7 @@ from alerts.model_rule import (
 from alerts.outbox import emit
 from fieldservice.sla import SlaPolicy
 from models import store
+from models.replay import ALERT_STEP_S
 from models.scoring import RunReport
 from prognos.pipeline import dispatch
 
@@ -53,7 +54,7 @@ class ModelAlertJob:
         policy: ModelAlertPolicy | None = None,
         *,
         sla: SlaPolicy | None = None,
-        step_s: float = 600.0,
+        step_s: float = ALERT_STEP_S,
     ) -> None:
         self.pool = pool
         self.policy = policy or ModelAlertPolicy()
