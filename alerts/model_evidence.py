@@ -4,10 +4,15 @@
 that row and the earlier ones: whether the anomaly has persisted, whether it reads as a
 sensor or as the machine, whether the machine has been calm long enough to clear its
 alerts. alerts/model_rule.py acts on them (the rule itself is documented there).
+
+A *repair* (a work order of the machine resolved: a technician fixed it or replaced a
+sensor) ends the anomalous run it falls in: the windows after it must persist on their
+own before an alert opens again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +96,31 @@ class HealthRows:
 
 
 @dataclass(frozen=True)
+class Repair:
+    """A service visit that fixed something: the machine (``channel`` None, which
+    resolves its machine alerts) or one sensor (resolves that sensor's check)."""
+
+    equipment_id: int
+    at: float  # epoch seconds the work order was resolved
+    channel: str | None = None
+
+
+def repaired_before(rows: HealthRows, repairs: Sequence[Repair]) -> NDArray[np.bool_]:
+    """Rows that follow a repair of their machine (in ``(previous row, row]``; for a
+    machine's first row, any repair at or before it)."""
+    flag = np.zeros(len(rows), dtype=bool)
+    if not repairs or len(rows) == 0:
+        return flag
+    m, t = rows.equipment_id, rows.time
+    key = m.astype(np.float64) * 1e11 + t
+    for repair in repairs:
+        i = int(np.searchsorted(key, repair.equipment_id * 1e11 + repair.at, side="left"))
+        if i < len(rows) and m[i] == repair.equipment_id:
+            flag[i] = True
+    return flag
+
+
+@dataclass(frozen=True)
 class Flags:
     """What holds at each row (from that row and the earlier rows of its machine)."""
 
@@ -104,6 +134,7 @@ class Flags:
     severe_ready: NDArray[np.bool_]  # severe for severe_persist_s
     recent_start: NDArray[np.int64]  # first row of the severe run within persist_s (observed)
     hour_ready: NDArray[np.bool_]  # anomalous for persist_s (not only severe for a while)
+    repaired: NDArray[np.bool_]  # the machine's first row after a repair
 
 
 @dataclass(frozen=True)
@@ -131,7 +162,7 @@ def _observed(time: Floats, start: NDArray[np.int64], cap: float) -> Floats:
     return np.asarray(total - total[start], dtype=np.float64)
 
 
-def assess(rows: HealthRows, policy: ModelAlertPolicy) -> Flags:
+def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair] = ()) -> Flags:
     n = len(rows)
     if n == 0:
         empty_b = np.zeros(0, dtype=bool)
@@ -147,15 +178,19 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy) -> Flags:
             empty_b,
             empty_i,
             empty_b,
+            empty_b,
         )
     m, t, ratio = rows.equipment_id, rows.time, np.nan_to_num(rows.ratio)
     new_machine = np.r_[True, m[1:] != m[:-1]]
     machine_start = np.maximum.accumulate(np.where(new_machine, np.arange(n), 0))
+    # a repair starts the machine's evidence afresh, as a new machine would
+    repaired = repaired_before(rows, repairs)
+    fresh = new_machine | repaired
     anomalous = ratio >= 1.0
-    run_start = _runs(anomalous, new_machine)
+    run_start = _runs(anomalous, fresh)
     observed = _observed(t, run_start, policy.max_gap_s)
     severe = ratio >= policy.severe_ratio
-    severe_start = _runs(severe, new_machine)
+    severe_start = _runs(severe, fresh)
     severe_observed = _observed(t, severe_start, policy.max_gap_s)
     severe_ready = severe & (severe_observed >= policy.severe_persist_s)
     persistent = anomalous & ((observed >= policy.persist_s) | severe_ready)
@@ -196,6 +231,7 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy) -> Flags:
         severe_ready=severe_ready,
         recent_start=recent_start,
         hour_ready=anomalous & (observed >= policy.persist_s),
+        repaired=repaired,
     )
 
 

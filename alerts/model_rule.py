@@ -31,6 +31,12 @@ wear shows in vibration alone) opens the machine alert too.
 score of 80 and above for the default 0.5): after a repair, not at the first good hour.
 A silent machine (down, or off) keeps its alerts open.
 
+**Repairs.** A repair (its work order resolved) closes what it fixed: a machine repair
+the machine's alerts, a sensor replaced that sensor's check, when they opened before it.
+The anomalous run it falls in ends there, so an anomaly that outlives the repair opens
+a new alert once it has persisted again: a machine carrying a second fault, or a repair
+that did not fix it, is not hidden behind an alert that stays open for weeks.
+
 ``assess`` computes, for every row, whether each condition holds at that row using only
 that row and earlier ones; ``decide`` acts on each machine's latest row (the live job),
 and ``replay`` steps through every row (the evaluation). A replay therefore takes the
@@ -39,7 +45,7 @@ decisions the live job would have taken, had it run at every scored window.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -54,6 +60,7 @@ from alerts.model_evidence import (
     Flags,
     HealthRows,
     ModelAlertPolicy,
+    Repair,
     assess,
     machine_mode,
     vote,
@@ -68,6 +75,7 @@ __all__ = [
     "HealthRows",
     "ModelAlert",
     "ModelAlertPolicy",
+    "Repair",
     "Transition",
     "alert_at",
     "assess",
@@ -117,6 +125,7 @@ class Transition:
     cause: Cause
     at: datetime
     alert: ModelAlert | None = None  # for "open"
+    repair: Repair | None = None  # for a "close" a repair made (else the machine cleared)
 
 
 def _label(code: str | None) -> str:
@@ -227,18 +236,52 @@ def _known_faulty(rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, 
     return opened is not None and opened < float(rows.time[int(flags.run_start[i])])
 
 
+def _fixes(repair: Repair, cause: Cause) -> bool:
+    if repair.channel is None:
+        return cause.key != SENSOR
+    return cause.key == SENSOR and cause.channel == repair.channel
+
+
+def _repaired(
+    open_now: dict[Cause, float], machine: int, t: float, repairs: Sequence[Repair]
+) -> list[Transition]:
+    """Close the causes of ``machine`` that a repair at or before ``t`` fixed after they
+    opened (``repairs``: the machine's, in time order)."""
+    out: list[Transition] = []
+    for repair in repairs:
+        if repair.at > t:
+            break
+        for cause in sorted(open_now, key=lambda c: (c.key, c.channel or "")):
+            mine = cause.equipment_id == machine and open_now[cause] < repair.at
+            if mine and _fixes(repair, cause):
+                del open_now[cause]
+                when = datetime.fromtimestamp(repair.at, UTC)
+                out.append(Transition("close", cause, when, repair=repair))
+    return out
+
+
+def _by_machine(repairs: Sequence[Repair]) -> dict[int, list[Repair]]:
+    out: dict[int, list[Repair]] = {}
+    for repair in sorted(repairs, key=lambda r: (r.equipment_id, r.at)):
+        out.setdefault(repair.equipment_id, []).append(repair)
+    return out
+
+
 def _step(
     rows: HealthRows,
     flags: Flags,
     i: int,
     open_now: dict[Cause, float],
     policy: ModelAlertPolicy,
+    *,
+    repairs: Sequence[Repair] = (),
 ) -> list[Transition]:
-    """What happens at row ``i`` given the causes open before it (updated in place)."""
+    """What happens at row ``i`` given the causes open before it (updated in place) and
+    the machine's repairs."""
     machine = int(rows.equipment_id[i])
     t = float(rows.time[i])
     at = datetime.fromtimestamp(t, UTC)
-    out: list[Transition] = []
+    out = _repaired(open_now, machine, t, repairs) if repairs else []
     if flags.clear[i]:
         mine = [c for c in open_now if c.equipment_id == machine]
         for cause in sorted(mine, key=lambda c: (c.key, c.channel or "")):
@@ -268,28 +311,38 @@ def _step(
 
 
 def decide(
-    rows: HealthRows, open_causes: Mapping[Cause, datetime], policy: ModelAlertPolicy
+    rows: HealthRows,
+    open_causes: Mapping[Cause, datetime],
+    policy: ModelAlertPolicy,
+    repairs: Sequence[Repair] = (),
 ) -> list[Transition]:
     """What to do now: the transitions at each machine's latest row. ``open_causes``:
-    the model alerts open now, with the time of the window that opened each."""
+    the model alerts open now, with the time of the window that opened each;
+    ``repairs``: the machines' recent repairs (resolved work orders)."""
     if len(rows) == 0:
         return []
-    flags = assess(rows, policy)
+    flags = assess(rows, policy, repairs)
+    fixed = _by_machine(repairs)
     m = rows.equipment_id
     last = np.flatnonzero(np.r_[m[1:] != m[:-1], True])
     open_now = {c: at.timestamp() for c, at in open_causes.items()}
     out: list[Transition] = []
     for i in last.tolist():
-        out += _step(rows, flags, i, open_now, policy)
+        out += _step(rows, flags, i, open_now, policy, repairs=fixed.get(int(m[i]), ()))
     return out
 
 
 def replay(
-    rows: HealthRows, policy: ModelAlertPolicy, open_causes: Mapping[Cause, datetime] | None = None
+    rows: HealthRows,
+    policy: ModelAlertPolicy,
+    open_causes: Mapping[Cause, datetime] | None = None,
+    repairs: Sequence[Repair] = (),
 ) -> list[Transition]:
-    """Every transition over the rows, as the live job would have taken them."""
-    flags = assess(rows, policy)
-    active = np.flatnonzero(flags.clear | flags.machine_ready | flags.sensor_ready)
+    """Every transition over the rows, as the live job would have taken them, given the
+    repairs made over the period."""
+    flags = assess(rows, policy, repairs)
+    fixed = _by_machine(repairs)
+    active = np.flatnonzero(flags.clear | flags.machine_ready | flags.sensor_ready | flags.repaired)
     open_now = {c: at.timestamp() for c, at in (open_causes or {}).items()}
     machines_open: dict[int, int] = {}
     for cause in open_now:
@@ -299,7 +352,8 @@ def replay(
         machine = int(rows.equipment_id[i])
         if flags.clear[i] and not machines_open.get(machine):
             continue  # nothing to close: the common case, kept cheap
-        for transition in _step(rows, flags, i, open_now, policy):
+        mine = fixed.get(machine, ())
+        for transition in _step(rows, flags, i, open_now, policy, repairs=mine):
             change = 1 if transition.action == "open" else -1
             machines_open[machine] = machines_open.get(machine, 0) + change
             out.append(transition)

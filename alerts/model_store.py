@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from alerts.model_rule import MODEL_RULE, SENSOR, Cause, ModelAlert
+from alerts.model_rule import MODEL_RULE, SENSOR, Cause, ModelAlert, Repair
 from alerts.store import Alert
 
 
@@ -31,6 +31,27 @@ def open_causes(conn: psycopg.Connection[Any]) -> dict[Cause, tuple[int, datetim
         Cause(int(machine), str(cause), code if cause == SENSOR else None): (int(i), at)
         for i, machine, cause, code, at in rows
     }
+
+
+def repairs(
+    conn: psycopg.Connection[Any], machines: Iterable[int], since: datetime
+) -> list[Repair]:
+    """The machines' work orders resolved since ``since`` (status ``resolved`` or
+    ``closed``): each a repair of the machine, or of the sensor its sensor check named."""
+    rows = conn.execute(
+        """SELECT w.equipment_id, w.resolved_at, a.cause, c.code
+           FROM work_orders w
+           LEFT JOIN alerts a ON a.id = w.alert_id
+           LEFT JOIN channels c ON c.id = a.channel_id
+           WHERE w.equipment_id = ANY(%s) AND w.status IN ('resolved', 'closed')
+             AND w.resolved_at >= %s
+           ORDER BY w.equipment_id, w.resolved_at""",
+        (list(machines), since),
+    ).fetchall()
+    return [
+        Repair(int(machine), at.timestamp(), code if cause == SENSOR and code else None)
+        for machine, at, cause, code in rows
+    ]
 
 
 def channel_ids(

@@ -34,7 +34,7 @@ import psycopg
 from psycopg import sql
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from alerts.model_rule import HealthRows, ModelAlertPolicy, replay
+from alerts.model_rule import HealthRows, ModelAlertPolicy, Repair, replay
 from device_sim.backfill import backfill_db
 from device_sim.fleet import Fleet, load_fleet
 from device_sim.truth import TruthFile, write_db
@@ -214,7 +214,7 @@ def measure(
         health, models = _replay(conn, plan, progress)
     timings["replay_s"] = time.monotonic() - step
     step = time.monotonic()
-    alerts, transitions = _alerts(health, policy)
+    alerts, transitions = _alerts(health, policy, repairs(faults, plan.split, plan.end))
     observable = _observable(faults, health, plan)
     machines = int(health["equipment_id"].nunique()) if not health.empty else 0
     months = sim_metrics.machine_months(machines, plan.split, plan.end)
@@ -292,14 +292,24 @@ def _replay(
     return health, models
 
 
+def repairs(faults: list[sim_metrics.Fault], start: datetime, end: datetime) -> list[Repair]:
+    """The work orders a deployment would see resolved over [start, end): each fault's
+    repair (the machine's, or the failed sensor's replacement)."""
+    return [
+        Repair(f.equipment_id, f.repaired.timestamp(), f.channels[0] if f.sensor else None)
+        for f in faults
+        if f.repaired is not None and start <= f.repaired < end and (f.channels or not f.sensor)
+    ]
+
+
 def _alerts(
-    health: pd.DataFrame, policy: ModelAlertPolicy
+    health: pd.DataFrame, policy: ModelAlertPolicy, fixed: list[Repair]
 ) -> tuple[list[sim_metrics.AlertRecord], list[Any]]:
     if health.empty:
         return [], []
     columns = {c: health[c].to_numpy() for c in health.columns if c != "time"}
     rows = HealthRows.from_columns(**columns, time=health["time"].astype("int64").to_numpy() / 1e9)
-    transitions = replay(rows, policy)
+    transitions = replay(rows, policy, repairs=fixed)
     alerts = [
         sim_metrics.AlertRecord(
             t.cause.equipment_id, t.at, t.alert.kind, t.alert.mode, t.alert.channel

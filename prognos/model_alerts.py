@@ -10,7 +10,9 @@ applies the decisions, each in its own transaction:
   and part numbers from the parts catalogue), then, as for the threshold rule
   (prognos/pipeline.py ``dispatch``), ``alert.opened``, the routed work order and
   ``work_order.created``;
-* close: the alert is closed and ``alert.closed`` recorded.
+* close: the alert is closed and ``alert.closed`` recorded, with why: the machine read
+  healthy long enough, or a work order of the machine was resolved (a repair; the rule
+  then needs the anomaly to persist again before it opens a new alert).
 
 Opening relies on the one-open-alert-per-cause index, so two processes running the job
 at once open one alert.
@@ -77,9 +79,10 @@ class ModelAlertJob:
                 conn, machines, at - timedelta(seconds=LOOKBACK_S), at, step_s=self.step_s
             )
             channel_ids = model_store.channel_ids(conn, machines)
+            fixed = model_store.repairs(conn, machines, at - timedelta(seconds=LOOKBACK_S))
         rows = HealthRows.from_columns(**{c: frame[c].to_numpy() for c in frame.columns})
         opened_at = {cause: when for cause, (_, when) in open_now.items()}
-        transitions = decide(rows, opened_at, self.policy)
+        transitions = decide(rows, opened_at, self.policy, fixed)
         for transition in transitions:
             if transition.action == "open" and transition.alert is not None:
                 self._open(transition.alert, channel_ids)
@@ -116,13 +119,15 @@ class ModelAlertJob:
         )
 
     def _close(self, alert_id: int, transition: Transition) -> None:
-        reason = {
-            "closed_because": (
+        if transition.repair is not None:
+            what = "the machine" if transition.repair.channel is None else "the sensor"
+            because = f"repaired: a work order of {what} was resolved"
+        else:
+            because = (
                 f"health under {self.policy.clear_ratio:g} of the alarm level for "
                 f"{self.policy.clear_s / 3600:g} h of operation"
-            ),
-            "cleared_at": transition.at.isoformat(),
-        }
+            )
+        reason = {"closed_because": because, "cleared_at": transition.at.isoformat()}
         with self.pool.connection() as conn, conn.transaction():
             closed = model_store.close(conn, alert_id, reason)
             if closed is None:

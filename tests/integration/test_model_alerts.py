@@ -164,6 +164,41 @@ def test_an_alert_closes_after_six_hours_of_health(
     assert job.closed == 1
 
 
+def test_a_resolved_work_order_closes_its_alert_and_a_lasting_anomaly_opens_another(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
+) -> None:
+    cp = machines["CP-0001"]
+    write_health(conn, cp, [0.2] * 3 + [2.5] * 4, end=NOW)
+    job = ModelAlertJob(pool)
+    job.run(NOW, [cp])
+    (order,) = rows(conn, "SELECT id FROM work_orders")
+    # the technician's repair, as the field-service system records it
+    fixed = NOW + STEP
+    conn.execute(
+        "UPDATE work_orders SET status = 'resolved', resolved_at = %s WHERE id = %s",
+        (fixed, order[0]),
+    )
+    write_health(conn, cp, [2.5], end=NOW + 2 * STEP)  # still anomalous after the repair
+    job.run(NOW + 2 * STEP, [cp])
+    (status, details) = rows(conn, "SELECT status, details FROM alerts")[0]
+    assert status == "closed"
+    assert details["closed_because"] == "repaired: a work order of the machine was resolved"
+    assert details["cleared_at"] == fixed.isoformat()
+    assert job.opened == 1  # not yet an hour of anomaly since the repair
+    write_health(conn, cp, [2.5] * 3, end=NOW + 5 * STEP)
+    job.run(NOW + 5 * STEP, [cp])
+    assert rows(conn, "SELECT status FROM alerts ORDER BY id") == [("closed",), ("open",)]
+    assert rows(conn, "SELECT count(*) FROM work_orders") == [(2,)]
+    events = [r[0] for r in rows(conn, "SELECT event_type FROM outbox ORDER BY id")]
+    assert events == [
+        "alert.opened",
+        "work_order.created",
+        "alert.closed",
+        "alert.opened",
+        "work_order.created",
+    ]
+
+
 def test_a_leak_beside_an_open_wear_alert_is_an_alert_of_its_own(
     conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
 ) -> None:

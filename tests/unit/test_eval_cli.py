@@ -81,3 +81,28 @@ def test_the_evaluation_fleet_plans_train_and_test_periods() -> None:
     plan = eval_sim.load_plan(eval_sim.DEFAULT_FLEET)
     assert (plan.train_days, plan.test_days) == (14.0, 46.0)
     assert plan.split.isoformat() == "2026-02-15T00:00:00+00:00"
+
+
+def test_the_replay_sees_the_repairs_of_the_test_period_as_resolved_work_orders() -> None:
+    from datetime import UTC, datetime
+
+    from alerts.model_rule import Repair
+    from models.sim_metrics import Fault
+    from prognos import eval_sim
+
+    def at(day: int) -> datetime:
+        return datetime(2026, 3, day, tzinfo=UTC)
+
+    split, end = at(1), at(20)
+    faults = [
+        Fault(1, "bearing_wear", False, at(2), at(5), at(6), ("pump_vibration",)),
+        Fault(2, "sensor_stuck", True, at(3), at(3), at(9), ("coolant_temp",)),
+        Fault(3, "seal_hose_leak", False, at(4), at(4), None),  # not repaired by the end
+        Fault(4, "cooling_fouling", False, datetime(2026, 2, 1, tzinfo=UTC), at(1), at(1)),
+        Fault(5, "bearing_wear", False, at(10), at(19), at(21)),  # repaired after the end
+    ]
+    assert eval_sim.repairs(faults, split, end) == [
+        Repair(1, at(6).timestamp(), None),
+        Repair(2, at(9).timestamp(), "coolant_temp"),
+        Repair(4, at(1).timestamp(), None),
+    ]

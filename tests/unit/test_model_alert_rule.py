@@ -14,6 +14,7 @@ from alerts.model_rule import (
     Cause,
     HealthRows,
     ModelAlertPolicy,
+    Repair,
     Transition,
     decide,
     replay,
@@ -157,6 +158,79 @@ def test_alerts_close_after_six_hours_below_half_the_alarm_level() -> None:
     # with the first open (as the database gives it), only the close remains
     again = replay(rows((1, fault + recovering + calm)), POLICY, {Cause(1): T0})
     assert [t.action for t in again] == ["close"]
+
+
+def at_window(k: float) -> float:
+    """The time of window ``k`` of ``rows`` (window 0 at T0)."""
+    return T0.timestamp() + k * STEP
+
+
+def test_a_repair_closes_the_machine_alert_and_a_lasting_anomaly_opens_a_new_one() -> None:
+    # wear from window 0; a repair after window 9 (the machine carries a second fault)
+    series = anomalous(20)
+    fix = Repair(1, at_window(9.5))
+    transitions = replay(rows((1, series)), POLICY, repairs=[fix])
+    assert [(t.action, t.cause) for t in transitions] == [
+        ("open", Cause(1)),
+        ("close", Cause(1)),
+        ("open", Cause(1)),
+    ]
+    first, closed, again = transitions
+    assert closed.at == datetime.fromtimestamp(fix.at, UTC)
+    assert closed.repair == fix
+    assert first.at == T0 + timedelta(seconds=3 * STEP)  # an hour of anomaly
+    # the run starts afresh at the repair: windows 10, 11, 12, 13 make the next hour
+    assert again.at == T0 + timedelta(seconds=13 * STEP)
+    # without the repair the alert stays open: one alert for both faults
+    assert [t.action for t in replay(rows((1, series)), POLICY)] == ["open"]
+
+
+def test_a_repair_that_cures_the_machine_closes_its_alert_for_good() -> None:
+    series = anomalous(8) + healthy(10)
+    transitions = replay(rows((1, series)), POLICY, repairs=[Repair(1, at_window(7.5))])
+    assert [t.action for t in transitions] == ["open", "close"]
+
+
+def test_a_repair_closes_only_what_it_fixed() -> None:
+    stuck = anomalous(6, mode="sensor_stuck", sensor=True, channel="coolant_temp")
+    causes = {Cause(4, SENSOR, "coolant_temp"): T0, Cause(4): T0}
+    series = rows((4, healthy(2) + stuck))
+    # a new pump vibration sensor: the coolant temperature check stays open, and so
+    # does the machine alert
+    other = replay(series, POLICY, causes, repairs=[Repair(4, at_window(1), "pump_vibration")])
+    assert [t.action for t in other] == []
+    sensor = replay(series, POLICY, causes, repairs=[Repair(4, at_window(1), "coolant_temp")])
+    assert [(t.action, t.cause) for t in sensor if t.action == "close"] == [
+        ("close", Cause(4, SENSOR, "coolant_temp"))
+    ]
+    # a machine repair leaves the sensor check; an alert opened after it stays open
+    machine = replay(series, POLICY, causes, repairs=[Repair(4, at_window(1))])
+    assert [(t.action, t.cause) for t in machine] == [("close", Cause(4))]
+    later = {Cause(4): T0 + timedelta(hours=2)}
+    assert replay(series, POLICY, later, repairs=[Repair(4, at_window(1))]) == []
+    # another machine's repair changes nothing here
+    assert replay(series, POLICY, causes, repairs=[Repair(5, at_window(1))]) == []
+
+
+def test_deciding_with_repairs_takes_the_decisions_of_the_replay() -> None:
+    series = anomalous(12) + healthy(4) + anomalous(10)
+    fixes = [Repair(1, at_window(5.5)), Repair(1, at_window(14.5))]
+    expected = replay(rows((1, series)), POLICY, repairs=fixes)
+    live: list[Transition] = []
+    open_now: dict[Cause, datetime] = {}
+    for n in range(1, len(series) + 1):
+        now = at_window(n - 1)
+        known = [r for r in fixes if r.at <= now]  # the live job sees repairs made by now
+        for t in decide(rows((1, series[:n])), open_now, POLICY, known):
+            live.append(t)
+            if t.action == "open":
+                open_now[t.cause] = t.at
+            else:
+                del open_now[t.cause]
+    assert [(t.action, t.cause, t.at) for t in live] == [
+        (t.action, t.cause, t.at) for t in expected
+    ]
+    assert [t.action for t in expected] == ["open", "close", "open", "close", "open"]
 
 
 def test_a_new_critical_mode_opens_beside_an_open_machine_alert() -> None:
