@@ -79,9 +79,12 @@ class ModelAlertJob:
                 conn, machines, at - timedelta(seconds=LOOKBACK_S), at, step_s=self.step_s
             )
             channel_ids = model_store.channel_ids(conn, machines)
-            fixed = model_store.repairs(conn, machines, at - timedelta(seconds=LOOKBACK_S))
+            opened_at = {cause: when for cause, (_, when) in open_now.items()}
+            # repairs since the oldest open alert, so one resolved while the job was down
+            # still closes it
+            since = min([at - timedelta(seconds=LOOKBACK_S), *opened_at.values()])
+            fixed = model_store.repairs(conn, machines, since)
         rows = HealthRows.from_columns(**{c: frame[c].to_numpy() for c in frame.columns})
-        opened_at = {cause: when for cause, (_, when) in open_now.items()}
         transitions = decide(rows, opened_at, self.policy, fixed)
         for transition in transitions:
             if transition.action == "open" and transition.alert is not None:

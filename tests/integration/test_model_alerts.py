@@ -199,6 +199,26 @@ def test_a_resolved_work_order_closes_its_alert_and_a_lasting_anomaly_opens_anot
     ]
 
 
+def test_a_repair_made_while_the_job_was_not_running_still_closes_the_alert(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
+) -> None:
+    cp = machines["CP-0001"]
+    opened = NOW - timedelta(days=3)
+    write_health(conn, cp, [0.2] * 3 + [2.5] * 4, end=opened)
+    job = ModelAlertJob(pool)
+    job.run(opened, [cp])
+    conn.execute(
+        "UPDATE work_orders SET status = 'closed', resolved_at = %s, closed_at = %s",
+        (opened + timedelta(days=1), opened + timedelta(days=1)),
+    )
+    # two days later (beyond the 24 h of health the rule reads) the machine runs again
+    write_health(conn, cp, [0.3], end=NOW)
+    job.run(NOW, [])
+    (status, details) = rows(conn, "SELECT status, details FROM alerts")[0]
+    assert status == "closed"
+    assert details["closed_because"].startswith("repaired")
+
+
 def test_a_leak_beside_an_open_wear_alert_is_an_alert_of_its_own(
     conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
 ) -> None:
