@@ -29,7 +29,7 @@ Floats = NDArray[np.float64]
 class ModelAlertPolicy:
     persist_s: float = 3600.0
     severe_ratio: float = 3.0
-    severe_persist_s: float = 1200.0
+    severe_persist_s: float = 600.0  # two windows in a row at the live cadence
     max_gap_s: float = 1200.0
     evidence_s: float = 6 * 3600.0
     sensor_share: float = 0.5
