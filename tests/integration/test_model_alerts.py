@@ -77,6 +77,17 @@ def rows(conn: psycopg.Connection[Any], query: str) -> list[tuple[Any, ...]]:
     return conn.execute(query.encode()).fetchall()
 
 
+def open_an_alert(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, machine: int, at: datetime
+) -> ModelAlertJob:
+    """Health with an hour and more of anomaly up to ``at``, and the job run on it (the
+    machine's alert opens)."""
+    write_health(conn, machine, [0.2] * 3 + [2.5] * 4, end=at)
+    job = ModelAlertJob(pool)
+    job.run(at, [machine])
+    return job
+
+
 def test_a_persistent_anomaly_opens_an_alert_and_a_routed_work_order_once(
     conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
 ) -> None:
@@ -141,9 +152,7 @@ def test_an_alert_closes_after_six_hours_of_health(
     conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
 ) -> None:
     cp = machines["CP-0001"]
-    write_health(conn, cp, [0.2] * 3 + [2.5] * 4, end=NOW)
-    job = ModelAlertJob(pool)
-    job.run(NOW, [cp])
+    job = open_an_alert(conn, pool, cp, NOW)
     repaired = NOW + timedelta(days=2)
     write_health(conn, cp, [0.3] * 18, end=repaired)  # 5 h 40 min of health: still open
     job.run(repaired, [])
@@ -168,9 +177,7 @@ def test_a_resolved_work_order_closes_its_alert_and_a_lasting_anomaly_opens_anot
     conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
 ) -> None:
     cp = machines["CP-0001"]
-    write_health(conn, cp, [0.2] * 3 + [2.5] * 4, end=NOW)
-    job = ModelAlertJob(pool)
-    job.run(NOW, [cp])
+    job = open_an_alert(conn, pool, cp, NOW)
     (order,) = rows(conn, "SELECT id FROM work_orders")
     # the technician's repair, as the field-service system records it
     fixed = NOW + STEP
@@ -204,9 +211,7 @@ def test_a_repair_made_while_the_job_was_not_running_still_closes_the_alert(
 ) -> None:
     cp = machines["CP-0001"]
     opened = NOW - timedelta(days=3)
-    write_health(conn, cp, [0.2] * 3 + [2.5] * 4, end=opened)
-    job = ModelAlertJob(pool)
-    job.run(opened, [cp])
+    job = open_an_alert(conn, pool, cp, opened)
     conn.execute(
         "UPDATE work_orders SET status = 'closed', resolved_at = %s, closed_at = %s",
         (opened + timedelta(days=1), opened + timedelta(days=1)),
