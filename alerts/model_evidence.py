@@ -111,12 +111,14 @@ def repaired_before(rows: HealthRows, repairs: Sequence[Repair]) -> NDArray[np.b
     flag = np.zeros(len(rows), dtype=bool)
     if not repairs or len(rows) == 0:
         return flag
-    m, t = rows.equipment_id, rows.time
-    key = m.astype(np.float64) * 1e11 + t
-    for repair in repairs:
-        i = int(np.searchsorted(key, repair.equipment_id * 1e11 + repair.at, side="left"))
-        if i < len(rows) and m[i] == repair.equipment_id:
-            flag[i] = True
+    m = rows.equipment_id
+    key = m.astype(np.float64) * 1e11 + rows.time
+    machine = np.array([r.equipment_id for r in repairs], dtype=np.int64)
+    at = np.array([r.at for r in repairs], dtype=np.float64)
+    i = np.searchsorted(key, machine * 1e11 + at, side="left")
+    inside = i < len(rows)
+    i = i[inside]
+    flag[i[m[i] == machine[inside]]] = True
     return flag
 
 

@@ -281,7 +281,7 @@ def _step(
     machine = int(rows.equipment_id[i])
     t = float(rows.time[i])
     at = datetime.fromtimestamp(t, UTC)
-    out = _repaired(open_now, machine, t, repairs) if repairs else []
+    out = _repaired(open_now, machine, t, repairs)
     if flags.clear[i]:
         mine = [c for c in open_now if c.equipment_id == machine]
         for cause in sorted(mine, key=lambda c: (c.key, c.channel or "")):
