@@ -18,7 +18,8 @@ from typing import Any
 
 from models.errors import ModelVersionError
 
-FORMAT = "prognos-family-model/1"
+# /2: the failure-mode classifier reads the signature extras (models/features.py)
+FORMAT = "prognos-family-model/2"
 # library -> how much of its version must match: the full version, or major.minor
 _MATCH = {"scikit-learn": 3, "numpy": 2, "scipy": 2, "pandas": 2, "python": 2}
 
@@ -65,8 +66,14 @@ def load(blob: bytes, sha256: str, meta: dict[str, Any], *, what: str, retrain: 
     ``what`` names it in errors ("concrete_pump model v3"); ``retrain`` says how to
     make a new one.
     """
-    if meta.get("format") != FORMAT:
-        raise ModelVersionError(f"{what} is not a Prognos model artefact ({meta.get('format')!r})")
+    found = str(meta.get("format"))
+    if found != FORMAT:
+        if found.startswith(FORMAT.rsplit("/", 1)[0] + "/"):
+            raise ModelVersionError(
+                f"{what} is an artefact of another Prognos release ({found}, this one reads "
+                f"{FORMAT}). Retrain it ({retrain})."
+            )
+        raise ModelVersionError(f"{what} is not a Prognos model artefact ({found!r})")
     if hashlib.sha256(blob).hexdigest() != sha256:
         raise ModelVersionError(f"{what}: the artefact does not match its checksum")
     differ = mismatches(meta.get("libraries", {}))

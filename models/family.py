@@ -97,7 +97,7 @@ class FamilyModel:
         sensor = np.full(len(z), np.nan)
         flagged = out["anomalous"].to_numpy()
         if self.classifier is not None and flagged.any():
-            proba = self.classifier.predict_proba(signatures(z[flagged], self.channels))
+            proba = self.classifier.predict_proba(signatures(z[flagged], features, self.channels))
             # machine or sensor first (the sum of each kind's modes), then the likeliest
             # mode of that kind: three sensor modes at 0.2 each outweigh one leak at 0.4
             is_sensor = np.isin(self.classifier.classes_, SENSOR_MODES)

@@ -45,6 +45,18 @@ from models.errors import NotEnoughDataError
 from models.roles import health_channels, load_channel, role_of
 
 FEATURES = ("level", "trend", "noise", "load_corr", "coverage")
+# What tells a failing sensor from a failing machine, for the failure-mode classifier only
+# (models/modes.py; the detector does not see them):
+# - ``load_share``: how much of the channel's deviation grows with the load, the slope of
+#   its residual over the load (the time held) times the family's load span, over its
+#   level. A machine
+#   fault works through the load (a worn pump loses pressure in proportion to it, a
+#   fouled cooler falls behind as the heat rises): about 0.5 and up. A drifting sensor
+#   is off by the same amount at idle and at full load: about 0.
+# - ``flat``: the share of the window's buckets of several readings whose readings were
+#   all the same; a live sensor never repeats itself exactly, a stuck one always does.
+SIGNATURE_EXTRAS = ("load_share", "flat")
+LOAD_SHARE_CLIP = 3.0
 KEY = ["equipment_id", "window"]
 STATS = ["mean", "min", "max", "count"]
 LAGGED_ROLES = ("coolant_temp", "oil_temp")  # channels modelled on their previous bucket
@@ -134,6 +146,7 @@ class LoadModel:
     lagged: list[str] = field(default_factory=list)  # first-order channels (temperatures)
     lag: dict[str, float] = field(default_factory=dict)  # their coefficient a per bucket
     bucket_h: float | None = None  # the bucket width, in hours (learned at fit)
+    load_span: float | None = None  # the load's 5th to 95th percentile (learned at fit)
 
     @classmethod
     def for_channels(cls, codes: Sequence[str]) -> LoadModel:
@@ -174,6 +187,10 @@ class LoadModel:
         means = arranged.stats["mean"]
         self.magnitude = np.nan_to_num(np.nanmedian(np.abs(means), axis=0)) + 1e-9
         self.bucket_h = _bucket_width(arranged)
+        li = self.load_index
+        if li is not None and np.isfinite(means[:, li]).any():
+            low, high = np.nanpercentile(means[:, li], [5, 95])
+            self.load_span = float(high - low) if high > low else None
         previous = self.previous(arranged)
         for j, channel in enumerate(self.channels):
             if channel == self.load:
@@ -271,7 +288,9 @@ def _group_sums(values: Floats, codes: NDArray[np.int64], n_groups: int) -> Floa
 
 
 def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
-    """The five features of every channel for every (machine, window) in ``aggregates``."""
+    """The five features of every channel for every (machine, window) in ``aggregates``,
+    the classifier's extras (``SIGNATURE_EXTRAS`` per channel, and ``load_spread``: how
+    much the load moved in the window, over the family's load span) and ``buckets``."""
     arranged = arrange(aggregates, model.channels)
     residual = model.residuals(arranged)
     codes_index, groups = pd.MultiIndex.from_arrays(
@@ -287,11 +306,7 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     t = np.where(present, arranged.t_h[:, None], 0.0)
     r = np.where(present, residual, 0.0)
     st, sr = _group_sums(t, codes, n), _group_sums(r, codes, n)
-    stt, srr, str_ = (
-        _group_sums(t * t, codes, n),
-        _group_sums(r * r, codes, n),
-        _group_sums(t * r, codes, n),
-    )
+    stt, str_ = _group_sums(t * t, codes, n), _group_sums(t * r, codes, n)
     level = sr / safe
     var_t = stt / safe - (st / safe) ** 2
     cov_tr = str_ / safe - (st / safe) * level
@@ -302,21 +317,11 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     scale = model.magnitude if model.magnitude is not None else np.ones(len(model.channels))
     noise = np.log(mean_range + 1e-6 * scale)
 
-    load_corr = np.zeros_like(level)
     li = model.load_index
+    load_corr, load_share, load_spread = _load_terms(
+        arranged, model, codes, n, present=present, r=r, t=t, level=level
+    )
     if li is not None:
-        load = np.nan_to_num(arranged.stats["mean"][:, li])
-        lv = np.where(present, load[:, None], 0.0)
-        sl, sll = _group_sums(lv, codes, n), _group_sums(lv * lv, codes, n)
-        srl = _group_sums(lv * r, codes, n)
-        var_l = sll / safe - (sl / safe) ** 2
-        var_r = srr / safe - level**2
-        cov = srl / safe - (sl / safe) * level
-        denominator = np.sqrt(np.maximum(var_l * var_r, 0.0))
-        load_corr = np.where(
-            denominator > 1e-12, cov / np.where(denominator > 1e-12, denominator, 1.0), 0.0
-        )
-        load_corr[:, li] = 0.0
         level[:, li] = 0.0  # how hard a machine works is not its health
         trend[:, li] = 0.0
 
@@ -324,11 +329,85 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     counts = np.nan_to_num(arranged.stats["count"])
     sent = _group_sums(counts.max(axis=1, keepdims=True), codes, n)
     coverage = _group_sums(counts, codes, n) / np.maximum(sent, 1.0)
+    flat = _flat_share(arranged, codes, n, scale)
     level = np.where(cnt > 0, level, 0.0)
     trend = np.where(cnt > 0, trend, 0.0)
     noise = np.where(seen > 0, noise, np.log(1e-6 * scale))
     stacked = np.stack([level, trend, noise, load_corr, coverage], axis=2)  # groups x ch x f
+    extras = np.stack([load_share, flat], axis=2)
     index = pd.MultiIndex.from_tuples(list(groups), names=KEY)
-    frame = pd.DataFrame(stacked.reshape(n, -1), index=index, columns=feature_names(model.channels))
+    frame = pd.DataFrame(
+        np.concatenate([stacked.reshape(n, -1), extras.reshape(n, -1)], axis=1),
+        index=index,
+        columns=feature_names(model.channels)
+        + [f"{c}:{f}" for c in model.channels for f in SIGNATURE_EXTRAS],
+    )
+    frame["load_spread"] = load_spread
     frame["buckets"] = rows_per_group[:, 0]
     return frame
+
+
+def _load_terms(
+    arranged: Arranged,
+    model: LoadModel,
+    codes: NDArray[np.int64],
+    n: int,
+    *,
+    present: NDArray[np.bool_],
+    r: Floats,
+    t: Floats,
+    level: Floats,
+) -> tuple[Floats, Floats, Floats]:
+    """Per (window, channel) ``load_corr`` and ``load_share``; per window ``load_spread``
+    (zeros without a load channel, or without a learned load span for the last two)."""
+    load_corr, load_share, load_spread = np.zeros_like(level), np.zeros_like(level), np.zeros(n)
+    li = model.load_index
+    if li is None:
+        return load_corr, load_share, load_spread
+    safe = np.maximum(_group_sums(present.astype(np.float64), codes, n), 1.0)
+    st, srr = _group_sums(t, codes, n), _group_sums(r * r, codes, n)
+    load = np.nan_to_num(arranged.stats["mean"][:, li])
+    lv = np.where(present, load[:, None], 0.0)
+    sl, sll = _group_sums(lv, codes, n), _group_sums(lv * lv, codes, n)
+    var_l = sll / safe - (sl / safe) ** 2
+    var_r = srr / safe - level**2
+    cov = _group_sums(lv * r, codes, n) / safe - (sl / safe) * level
+    denominator = np.sqrt(np.maximum(var_l * var_r, 0.0))
+    load_corr = np.where(
+        denominator > 1e-12, cov / np.where(denominator > 1e-12, denominator, 1.0), 0.0
+    )
+    load_corr[:, li] = 0.0
+    span = getattr(model, "load_span", None)
+    if not span:
+        return load_corr, load_share, load_spread
+    # the slope over the load with the time held (a fault arriving or growing within
+    # the window is not a load response)
+    var_t = _group_sums(t * t, codes, n) / safe - (st / safe) ** 2
+    cov_tr = _group_sums(t * r, codes, n) / safe - (st / safe) * level
+    cov_tl = _group_sums(t * lv, codes, n) / safe - (st / safe) * (sl / safe)
+    det = var_l * var_t - cov_tl**2
+    moved = var_l > (0.01 * span) ** 2
+    partial = det > 1e-9 * np.maximum(var_l * var_t, 1e-300)
+    slope = np.where(
+        partial,
+        (cov * var_t - cov_tr * cov_tl) / np.where(partial, det, 1.0),
+        cov / np.where(moved, var_l, 1.0),
+    )
+    off = np.abs(level) > 1e-12
+    share = slope * span / np.where(off, level, 1.0)
+    load_share = np.where(moved & off, np.clip(share, -LOAD_SHARE_CLIP, LOAD_SHARE_CLIP), 0.0)
+    load_share[:, li] = 0.0
+    load_spread = np.sqrt(np.maximum(var_l[:, li], 0.0)) / span
+    return load_corr, load_share, load_spread
+
+
+def _flat_share(arranged: Arranged, codes: NDArray[np.int64], n: int, scale: Floats) -> Floats:
+    """Per (window, channel): the share of its buckets of several readings that had no
+    range at all (every reading the same)."""
+    reported = np.isfinite(arranged.stats["mean"])
+    ranges = np.nan_to_num(arranged.stats["max"] - arranged.stats["min"])
+    several = reported & (np.nan_to_num(arranged.stats["count"], nan=2.0) > 1)
+    same = several & (np.abs(ranges) <= 1e-9 * scale)
+    return _group_sums(same.astype(np.float64), codes, n) / np.maximum(
+        _group_sums(several.astype(np.float64), codes, n), 1.0
+    )

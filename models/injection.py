@@ -8,7 +8,7 @@ How each mode shows, in the terms of the domain (../shared/DOMAIN.md, docs/simul
 | hydraulic_pump_wear | working pressure falls under load; oil temperature rises |
 | cooling_fouling | coolant (compressor: discharge) temperature creeps up under the same load |
 | seal_hose_leak | working pressure drops by more than half; oil warms slightly |
-| sensor_stuck | one channel frozen: no noise, no load response |
+| sensor_stuck | one channel frozen (from a moment that may fall inside the window): no noise, no load response |
 | sensor_drift | one channel drifts away, independent of the load |
 | sensor_noisy | one channel's noise grows several-fold |
 | sensor_dropout | one channel loses more and more of its readings, then whole buckets |
@@ -282,9 +282,13 @@ def _sensor_fault(
         return
     d = fault.d
     if fault.mode == "sensor_stuck":
-        frozen = values["mean"][rows[0]]
+        # a sensor sticks at one moment, often inside the window: from the bucket it
+        # stuck in on, it repeats what it read then (a level step and no spread, like a
+        # sudden leak at first sight)
+        start = int(np.clip(np.ceil(rng.uniform(-0.6, 0.9) * rows.size), 0, rows.size - 1))
+        frozen = values["mean"][rows[start]]
         for column in ("mean", "min", "max"):
-            values[column][rows] = frozen
+            values[column][rows[start:]] = frozen
     elif fault.mode == "sensor_drift":
         direction = 1.0 if rng.random() < 0.5 else -1.0
         size = direction * 0.3 * d * max(scale.span, 10 * scale.noise)

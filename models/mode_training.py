@@ -132,7 +132,7 @@ def train_classifier(
     flagged = model.detector.statistic(z.to_numpy()) > model.alarm_threshold
     labels = np.array([faults[(int(k[0]), int(k[1]))].mode for k in z.index])
     detected = {m: float(flagged[labels == m].mean()) for m in modes if (labels == m).any()}
-    x, y = signatures(z[flagged], channels), labels[flagged]
+    x, y = signatures(z[flagged], injected, channels), labels[flagged]
     if len(np.unique(y)) < 2:
         say(f"{model.family}: too few detected injections to learn failure modes")
         return None, {"detected_share": detected}

@@ -3,8 +3,11 @@
 ``signatures`` turns a window's per-channel z-scores (models/features.py features,
 standardized by the machine's baseline) into a family-independent vector: for every
 role (vibration, coolant temperature, pressure ...) the five features of that role's
-most deviating channel, and three global ones (how much one channel dominates, how
-many channels deviate, the overall size). ``FailureModeClassifier`` (a random forest
+most deviating channel with its two extras (models/features.py ``SIGNATURE_EXTRAS``:
+how much of its deviation follows the load, how much of it is flat), and four global
+ones (how much one channel dominates, how many channels deviate, the overall size, how
+much the load moved: a window at one steady load cannot tell a drifting sensor from a
+machine fault that grows with the load, a window whose load moved can). ``FailureModeClassifier`` (a random forest
 under scikit-learn's contract) maps signatures to modes; it is trained per family on
 the family's own healthy windows with each mode injected (models/injection.py), and
 can be retrained on labelled field faults when they exist. Sensor modes are named as
@@ -24,40 +27,55 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from models.features import FEATURES
+from models.features import FEATURES, SIGNATURE_EXTRAS
 from models.injection import SENSOR_MODES
 from models.roles import ROLES, role_of
 
 SIGNATURE_ROLES = tuple(r for r in ROLES if r != "load")
-GLOBAL = ("isolation", "deviating", "size")
+GLOBAL = ("isolation", "deviating", "size", "load_spread")
+PER_ROLE = FEATURES + SIGNATURE_EXTRAS
 
 
 def signature_names() -> list[str]:
-    return [f"{r}:{f}" for r in SIGNATURE_ROLES for f in FEATURES] + list(GLOBAL)
+    return [f"{r}:{f}" for r in SIGNATURE_ROLES for f in PER_ROLE] + list(GLOBAL)
 
 
-def signatures(z: pd.DataFrame, channels: Sequence[str], clip: float = 50.0) -> NDArray[np.float64]:
-    """One signature row per row of ``z`` (columns ``channel:feature``)."""
+def signatures(
+    z: pd.DataFrame, features: pd.DataFrame, channels: Sequence[str], clip: float = 50.0
+) -> NDArray[np.float64]:
+    """One signature row per row of ``z`` (columns ``channel:feature``), with the extras
+    of the same windows from ``features`` (models/features.py ``window_features``)."""
     n = len(z)
+    extras = features.loc[z.index]
     per_channel = np.stack(
-        [z[[f"{c}:{f}" for f in FEATURES]].to_numpy(dtype=np.float64) for c in channels], axis=1
-    )  # rows x channels x features
+        [
+            np.column_stack(
+                [
+                    z[[f"{c}:{f}" for f in FEATURES]].to_numpy(dtype=np.float64),
+                    extras[[f"{c}:{f}" for f in SIGNATURE_EXTRAS]].to_numpy(dtype=np.float64),
+                ]
+            )
+            for c in channels
+        ],
+        axis=1,
+    )  # rows x channels x (features + extras)
     per_channel = np.clip(np.nan_to_num(per_channel), -clip, clip)
-    out = np.zeros((n, len(SIGNATURE_ROLES), len(FEATURES)))
+    strength = np.abs(per_channel[:, :, : len(FEATURES)]).max(axis=2)  # rows x channels
+    out = np.zeros((n, len(SIGNATURE_ROLES), len(PER_ROLE)))
     roles = [role_of(c) for c in channels]
-    strength = np.abs(per_channel).max(axis=2)  # rows x channels
     for k, role in enumerate(SIGNATURE_ROLES):
         members = [j for j, r in enumerate(roles) if r == role]
         if not members:
             continue
         best = np.asarray(members)[np.argmax(strength[:, members], axis=1)]
         out[:, k, :] = per_channel[np.arange(n), best, :]
-    squared = (per_channel**2).sum(axis=2)
+    squared = (per_channel[:, :, : len(FEATURES)] ** 2).sum(axis=2)
     total = squared.sum(axis=1)
     isolation = np.where(total > 0, squared.max(axis=1) / np.where(total > 0, total, 1.0), 0.0)
     deviating = (strength > 4.0).sum(axis=1)
     size = np.log1p(total)
-    return np.column_stack([out.reshape(n, -1), isolation, deviating, size])
+    spread = np.nan_to_num(extras["load_spread"].to_numpy(dtype=np.float64))
+    return np.column_stack([out.reshape(n, -1), isolation, deviating, size, spread])
 
 
 def is_sensor_mode(mode: str) -> bool:

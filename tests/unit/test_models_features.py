@@ -93,3 +93,33 @@ def test_coverage_counts_the_readings_a_sensor_lost(load_model: LoadModel) -> No
     assert f.loc[5, "pump_vibration:coverage"] == pytest.approx(0.5)
     assert f.loc[5, "coolant_temp:coverage"] == pytest.approx(1.0)
     assert f.loc[6].filter(like=":coverage").eq(1.0).all()
+
+
+def test_load_share_tells_a_drifting_sensor_from_a_fault_that_grows_with_the_load(
+    load_model: LoadModel,
+) -> None:
+    """A worn pump loses pressure in proportion to the load (all of its deviation follows
+    the load); a drifting pressure sensor is off by the same amount at every load."""
+    faults = {
+        1: Injected("hydraulic_pump_wear", 0.8),
+        2: Injected("sensor_drift", 0.8, "hydraulic_pressure"),
+    }
+    f = features_of(load_model, faults)
+    assert f.loc[1, "hydraulic_pressure:load_share"] > 0.6
+    assert abs(f.loc[2, "hydraulic_pressure:load_share"]) < 0.3
+    assert f["engine_load:load_share"].eq(0.0).all()
+    assert (f["load_spread"] > 0).all()
+
+
+def test_flat_is_the_share_of_buckets_a_stuck_sensor_repeated_itself(
+    load_model: LoadModel,
+) -> None:
+    window = synthetic.fleet(30, 60, seed=3, noise_seed=5)
+    stuck = (window["equipment_id"] == 4) & (window["channel"] == "coolant_temp")
+    late = stuck & (window["bucket"] >= window.loc[stuck, "bucket"].median())
+    frozen = window.loc[late, "mean"].iloc[0]
+    window.loc[late, ["mean", "min", "max"]] = frozen
+    f = window_features(window, load_model).droplevel("window")
+    assert f.loc[4, "coolant_temp:flat"] == pytest.approx(late.sum() / stuck.sum())
+    assert f.drop(index=4)["coolant_temp:flat"].eq(0.0).all()
+    assert f.loc[4, "hydraulic_pressure:flat"] == 0.0

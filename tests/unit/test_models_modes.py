@@ -73,7 +73,7 @@ def test_health_score_scale() -> None:
 
 
 def test_signatures_cover_every_role_and_mode() -> None:
-    assert len(signature_names()) == 9 * 5 + 3
+    assert len(signature_names()) == 9 * 7 + 4
     assert len(MODES) == 8
 
 
@@ -94,6 +94,25 @@ def test_a_dropout_thins_the_readings_before_whole_buckets_go() -> None:
     assert early["count"].sum() == pytest.approx(kept * healthy["count"].sum(), rel=0.05)
     assert (early["max"] - early["min"]).mean() < (healthy["max"] - healthy["min"]).mean()
     assert len(late) < 0.6 * len(healthy)  # a bucket survives with 1 - (1 - 0.0095)^60
+
+
+def test_a_stuck_sensor_repeats_what_it_read_from_the_moment_it_stuck() -> None:
+    """Stuck injections begin anywhere, often inside the window: before that moment the
+    channel is as it was, from it on every bucket repeats one reading."""
+    healthy = synthetic.fleet(12, 60, seed=3, noise_seed=4)
+    faults = {m: Injected("sensor_stuck", 1.0, "coolant_temp") for m in range(12)}
+    stuck = synthetic.fleet(12, 60, seed=3, noise_seed=4, faults=faults)
+    starts = []
+    for m in range(12):
+        pick = (stuck["equipment_id"] == m) & (stuck["channel"] == "coolant_temp")
+        after = stuck[pick].sort_values("bucket")
+        before = healthy[pick.to_numpy()].sort_values("bucket")
+        changed = ~np.isclose(after["min"].to_numpy(), before["min"].to_numpy())
+        first = int(np.argmax(changed)) if changed.any() else len(after)
+        starts.append(first)
+        assert (after["max"].to_numpy()[first:] == after["min"].to_numpy()[first:]).all()
+        assert after["mean"].iloc[first:].nunique() <= 1
+    assert min(starts) == 0 < max(starts) < 60
 
 
 def test_injected_aggregates_keep_their_column_types() -> None:
