@@ -4,10 +4,12 @@
 standardized by the machine's baseline) into a family-independent vector: for every
 role (vibration, coolant temperature, pressure ...) the five features of that role's
 most deviating channel with its two extras (models/features.py ``SIGNATURE_EXTRAS``:
-how much of its deviation follows the load, how much of it is flat), and four global
-ones (how much one channel dominates, how many channels deviate, the overall size, how
-much the load moved: a window at one steady load cannot tell a drifting sensor from a
-machine fault that grows with the load, a window whose load moved can). ``FailureModeClassifier`` (a random forest
+how much of its deviation follows the load, how much of it is flat), and six global
+ones: how much one channel dominates, how many channels deviate, the overall size, how
+much the load moved (a window at one steady load cannot tell a drifting sensor from a
+machine fault that grows with the load, a window whose load moved can), the largest
+flat share of any channel (a sensor that stuck minutes ago, before its window's noise
+shows it), and the load share of the channel deviating most. ``FailureModeClassifier`` (a random forest
 under scikit-learn's contract) maps signatures to modes; it is trained per family on
 the family's own healthy windows with each mode injected (models/injection.py), and
 can be retrained on labelled field faults when they exist. Sensor modes are named as
@@ -32,7 +34,7 @@ from models.injection import SENSOR_MODES
 from models.roles import ROLES, role_of
 
 SIGNATURE_ROLES = tuple(r for r in ROLES if r != "load")
-GLOBAL = ("isolation", "deviating", "size", "load_spread")
+GLOBAL = ("isolation", "deviating", "size", "load_spread", "flat", "lead_load_share")
 PER_ROLE = FEATURES + SIGNATURE_EXTRAS
 
 
@@ -75,7 +77,12 @@ def signatures(
     deviating = (strength > 4.0).sum(axis=1)
     size = np.log1p(total)
     spread = np.nan_to_num(extras["load_spread"].to_numpy(dtype=np.float64))
-    return np.column_stack([out.reshape(n, -1), isolation, deviating, size, spread])
+    flat = per_channel[:, :, PER_ROLE.index("flat")].max(axis=1)  # any channel stuck
+    lead = strength.argmax(axis=1)  # the channel deviating most: machine or its sensor?
+    lead_share = per_channel[np.arange(n), lead, PER_ROLE.index("load_share")]
+    return np.column_stack(
+        [out.reshape(n, -1), isolation, deviating, size, spread, flat, lead_share]
+    )
 
 
 def is_sensor_mode(mode: str) -> bool:

@@ -55,6 +55,21 @@ def test_each_failure_mode_is_found_and_named(model: FamilyModel) -> None:
     assert healthy["score"].median() > 80
 
 
+def test_a_sensor_stuck_for_the_last_fifth_of_the_window_is_named_stuck(
+    model: FamilyModel,
+) -> None:
+    """Its noise has barely fallen and its level steps away from the load like a sudden
+    leak's; its buckets repeating one reading tell it apart."""
+    window = synthetic.fleet(30, 60, seed=1, noise_seed=9)
+    pick = (window["equipment_id"] == 7) & (window["channel"] == "hydraulic_pressure")
+    late = pick & (window["bucket"] >= window.loc[pick, "bucket"].quantile(0.8))
+    window.loc[late, ["mean", "min", "max"]] = window.loc[late, "mean"].iloc[0]
+    row = model.score(window).droplevel("window").loc[7]
+    assert row["anomalous"]
+    assert row["mode"] == "sensor_stuck"
+    assert row["sensor_fault"]
+
+
 def test_explanations_name_the_channels_that_moved(model: FamilyModel) -> None:
     window = synthetic.fleet(30, 60, seed=1, noise_seed=9, faults=FAULTS)
     scores = model.score(window).droplevel("window")
@@ -73,7 +88,7 @@ def test_health_score_scale() -> None:
 
 
 def test_signatures_cover_every_role_and_mode() -> None:
-    assert len(signature_names()) == 9 * 7 + 4
+    assert len(signature_names()) == 9 * 7 + 6
     assert len(MODES) == 8
 
 
