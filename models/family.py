@@ -47,6 +47,10 @@ class TrainingConfig:
     z_clip: float = 50.0
     injections: int = 2500  # windows with a fault injected, to train the classifier
     injection_d: tuple[float, float] = (0.05, 1.0)  # degradations injected (kept if flagged)
+    # choosing the P(sensor) threshold: a sensor fault read as the machine (a technician
+    # sent for nothing) costs this many times a machine fault first read as a sensor (a
+    # remote check; the machine alert follows when the evidence turns)
+    sensor_weight: float = 2.0
     max_offset: float | None = 3.0  # machine baseline: bound of its own center (MachineBaseline)
     outlier_machine_z: float | None = 3.5  # held-out maxima: see unusual_machines
     seed: int = 0

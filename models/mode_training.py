@@ -76,23 +76,31 @@ def row_load(aggregates: pd.DataFrame, model: LoadModel) -> RowLoad:
     return RowLoad(level("mean"), level("min"), level("max"))
 
 
-def sensor_threshold(
-    classifier: FailureModeClassifier, x: Floats, y: NDArray[Any], default: float = 0.5
-) -> float:
-    """The P(sensor) above which a window is read as a sensor fault: the candidate with
-    the best balanced accuracy (sensor faults found, machine faults kept) on held-out
-    injections. A machine fault read as a sensor sends nobody; a sensor fault read as
-    the machine sends a technician for nothing: both errors weigh the same."""
-    sensor = np.isin(y, SENSOR_MODES)
-    if x.shape[0] == 0 or sensor.all() or not sensor.any():
-        return default
+def sensor_probability(classifier: FailureModeClassifier, x: Floats) -> Floats:
+    """P(sensor fault) of each signature: the sum of the sensor modes' probabilities."""
     is_sensor = np.isin(classifier.classes_, SENSOR_MODES)
-    p = classifier.predict_proba(x)[:, is_sensor].sum(axis=1)
+    return np.asarray(classifier.predict_proba(x)[:, is_sensor].sum(axis=1), dtype=np.float64)
+
+
+def sensor_threshold(
+    p: Floats, sensor: NDArray[np.bool_], default: float = 0.5, sensor_weight: float = 1.0
+) -> float:
+    """The P(sensor) above which a window is read as a sensor fault, from held-out
+    injections' P(sensor) ``p`` and whether each was a sensor fault: the candidate with
+    the best weighted accuracy (sensor faults found, weighing ``sensor_weight``; machine
+    faults kept, weighing 1). A sensor fault read as the machine sends a technician for
+    nothing; a machine fault read as a sensor opens a sensor check (remote diagnosis
+    first) and its machine alert once the evidence turns (``TrainingConfig``)."""
+    if p.size == 0 or sensor.all() or not sensor.any():
+        return default
     candidates = np.round(np.arange(0.3, 0.851, 0.05), 2)
-    balanced = [0.5 * (np.mean(p[sensor] >= t) + np.mean(p[~sensor] < t)) for t in candidates]
-    best = max(balanced)
+    weighted = [
+        (sensor_weight * np.mean(p[sensor] >= t) + np.mean(p[~sensor] < t)) / (1 + sensor_weight)
+        for t in candidates
+    ]
+    best = max(weighted)
     # among equally good thresholds, the one nearest the even split
-    return float(min(candidates[np.isclose(balanced, best)], key=lambda t: abs(t - default)))
+    return float(min(candidates[np.isclose(weighted, best)], key=lambda t: abs(t - default)))
 
 
 def train_classifier(
@@ -141,7 +149,11 @@ def train_classifier(
     accuracy = (
         float(np.mean(check.predict(x[~half]) == y[~half])) if (~half).any() else float("nan")
     )
-    model.sensor_threshold = sensor_threshold(check, x[~half], y[~half])
+    model.sensor_threshold = sensor_threshold(
+        sensor_probability(check, x[~half]),
+        np.isin(y[~half], SENSOR_MODES),
+        sensor_weight=config.sensor_weight,
+    )
     classifier = FailureModeClassifier(random_state=config.seed).fit(x, y)
     say(
         f"{model.family}: failure modes from {len(y)} detected injections, "

@@ -10,6 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from models import synthetic
 from models.family import FamilyModel, health_score, train_family
 from models.injection import MODES, Injected
+from models.mode_training import sensor_threshold
 from models.modes import FailureModeClassifier, is_sensor_mode, signature_names
 
 CODES = [c.code for c in synthetic.PUMP]
@@ -137,3 +138,16 @@ def test_injected_aggregates_keep_their_column_types() -> None:
     }
     window = synthetic.fleet(3, 60, seed=3, faults=faults)
     assert window.dtypes.equals(synthetic.fleet(3, 60, seed=3).dtypes)
+
+
+def test_the_sensor_threshold_weighs_a_technician_sent_for_nothing() -> None:
+    """Held-out P(sensor): sensor faults at 0.35-0.9, machine faults at 0.1-0.45. With
+    both errors weighing the same, 0.35 (every sensor fault found, one machine fault in
+    four read as a sensor) ties with 0.5 (every machine fault kept, one sensor fault in
+    four read as the machine) and the even split wins; when a sensor fault read as the
+    machine weighs twice, 0.35 does."""
+    p = np.array([0.35, 0.6, 0.7, 0.9, 0.1, 0.2, 0.3, 0.45])
+    sensor = np.array([True] * 4 + [False] * 4)
+    assert sensor_threshold(p, sensor) == 0.5
+    assert sensor_threshold(p, sensor, sensor_weight=2.0) == 0.35
+    assert sensor_threshold(p[~sensor], sensor[~sensor]) == 0.5  # one kind only: the default
