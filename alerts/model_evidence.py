@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 MACHINE, SENSOR = "machine", "sensor"
+SUDDEN = "sudden"  # the cause of a sudden deterioration on top of an open machine alert
 CRITICAL_MODES = frozenset({"seal_hose_leak"})  # modes that stop the machine within hours
 
 Floats = NDArray[np.float64]
@@ -36,6 +37,7 @@ class ModelAlertPolicy:
     clear_ratio: float = 0.5
     clear_s: float = 6 * 3600.0
     critical_rul_h: float = 24.0
+    sudden_jump: float = 2.0  # severe windows this many times an hour before: a sudden step
 
     def __post_init__(self) -> None:
         for name in ("persist_s", "severe_persist_s", "max_gap_s", "evidence_s", "clear_s"):
@@ -45,6 +47,8 @@ class ModelAlertPolicy:
             raise ValueError("clear_ratio and severe_ratio must satisfy 0 < clear <= 1 <= severe")
         if not 0 < self.sensor_share <= 1:
             raise ValueError("sensor_share must be in (0, 1]")
+        if self.sudden_jump < 1:
+            raise ValueError("sudden_jump must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,7 @@ class Flags:
     recent_start: NDArray[np.int64]  # first row of the severe run within persist_s (observed)
     hour_ready: NDArray[np.bool_]  # anomalous for persist_s (not only severe for a while)
     repaired: NDArray[np.bool_]  # the machine's first row after a repair
+    sudden: NDArray[np.int64]  # last row before the sudden step the row ends (-1: none)
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,7 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
             empty_i,
             empty_b,
             empty_b,
+            empty_i,
         )
     m, t, ratio = rows.equipment_id, rows.time, np.nan_to_num(rows.ratio)
     new_machine = np.r_[True, m[1:] != m[:-1]]
@@ -211,6 +217,7 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
         np.searchsorted(key, key - policy.persist_s, side="left"),
         np.maximum(severe_start, machine_start),
     ).astype(np.int64)
+    sudden = _sudden(ratio, key, machine_start, channel=rows.channel, policy=policy)
     # the share of the evidence windows the model read as a sensor fault
     sensor_sum = np.cumsum(np.r_[0.0, (anomalous & rows.sensor_fault).astype(np.float64)])
     count = np.cumsum(np.r_[0.0, anomalous.astype(np.float64)])
@@ -234,7 +241,45 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
         recent_start=recent_start,
         hour_ready=anomalous & (observed >= policy.persist_s),
         repaired=repaired,
+        sudden=sudden,
     )
+
+
+def _sudden(
+    ratio: Floats,
+    clock: Floats,
+    machine_start: NDArray[np.int64],
+    *,
+    channel: NDArray[Any],
+    policy: ModelAlertPolicy,
+) -> NDArray[np.int64]:
+    """For each row, the last row before the step that makes it a sudden deterioration
+    (-1 where it is none): the windows over the last ``severe_persist_s`` of observed
+    time (``clock``: the machine-keyed observed clock of ``assess``) are all severe, at
+    least ``sudden_jump`` times the highest ratio of the hour of windows that ended an
+    hour before the stretch began, and led by other channels than those were. Windows
+    span an hour and overlap, so a step in the machine shows in full only against
+    windows that ended before the current ones began; a fault creeping past the severe
+    level is no step, and one that worsens in the channels it already led is no new
+    fault."""
+    out = np.full(ratio.size, -1, dtype=np.int64)
+    severe = ratio >= policy.severe_ratio
+    for i in np.flatnonzero(severe).tolist():
+        first = int(machine_start[i])
+        # the shortest tail of windows spanning severe_persist_s
+        lo = int(np.searchsorted(clock, clock[i] - policy.severe_persist_s, side="right")) - 1
+        if lo < first or not severe[lo : i + 1].all():
+            continue
+        a = max(int(np.searchsorted(clock, clock[lo] - 2 * policy.persist_s)), first)
+        b = max(int(np.searchsorted(clock, clock[lo] - policy.persist_s, side="right")), first)
+        if a >= b:
+            continue  # nothing to compare with
+        # a new fault shows in another part of the machine than the one that led before
+        if set(channel[lo : i + 1].tolist()) & set(channel[a:b].tolist()):
+            continue
+        if ratio[lo : i + 1].min() >= policy.sudden_jump * max(float(ratio[a:b].max()), 1.0):
+            out[i] = b - 1
+    return out
 
 
 def vote(rows: HealthRows, lo: int, hi: int, sensor: bool) -> tuple[str | None, float, str | None]:

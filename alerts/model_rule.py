@@ -26,6 +26,19 @@ most ``critical_rul_h``, else ``major``.
 sensor is another. A run first read as a sensor and later as the machine (early bearing
 wear shows in vibration alone) opens the machine alert too.
 
+**Sudden deterioration.** A machine with a machine alert open can fail a second way: a
+hose bursts on a machine whose bearing has been wearing for weeks. Its windows carry
+both faults, and the classifier (trained on one fault at a time) may name the older
+one, which keeps the new fault behind the alert already open. So when the windows of
+the last ``severe_persist_s`` are severe, at least ``sudden_jump`` times the highest
+ratio of the hour of windows that ended an hour before them (windows overlap by up to an
+hour: a step shows in full only against windows that ended before), and led by other
+channels than those were (another part of the machine), and every open machine alert
+of the machine had opened by then, a ``critical`` alert of its own cause (``sudden``)
+opens, naming the voted mode; if the vote names a mode that stops the machine within
+hours, that mode's own alert opens instead. A fault creeping past the severe level, or
+worsening in the channels that already led, is no sudden step.
+
 **Clear (hysteresis).** Open model alerts of a machine close once every window over
 ``clear_s`` of observed time stayed below ``clear_ratio`` of the alarm level (health
 score of 80 and above for the default 0.5): after a repair, not at the first good hour.
@@ -56,6 +69,7 @@ from alerts.model_evidence import (
     CRITICAL_MODES,
     MACHINE,
     SENSOR,
+    SUDDEN,
     Cause,
     Flags,
     HealthRows,
@@ -71,6 +85,7 @@ __all__ = [
     "MACHINE",
     "MODEL_RULE",
     "SENSOR",
+    "SUDDEN",
     "Cause",
     "HealthRows",
     "ModelAlert",
@@ -110,11 +125,14 @@ class ModelAlert:
     message: str
     at: datetime  # end of the window that made it persistent
     details: dict[str, Any] = field(default_factory=dict)
+    sudden: bool = False  # a sudden deterioration on top of an open machine alert
 
     @property
     def cause(self) -> Cause:
         if self.kind == SENSOR:
             return Cause(self.equipment_id, SENSOR, self.channel)
+        if self.sudden:
+            return Cause(self.equipment_id, SUDDEN)
         key = self.mode if self.mode in CRITICAL_MODES else MACHINE
         return Cause(self.equipment_id, key or MACHINE)
 
@@ -141,8 +159,11 @@ def _hours(value: float) -> str:
     return f"{value:.0f} h" if value < 48 else f"{value / 24:.0f} days"
 
 
-def alert_at(rows: HealthRows, flags: Flags, i: int, policy: ModelAlertPolicy) -> ModelAlert:
-    """The alert row ``i`` opens (its machine_ready or sensor_ready flag holds)."""
+def alert_at(
+    rows: HealthRows, flags: Flags, i: int, policy: ModelAlertPolicy, *, sudden: bool = False
+) -> ModelAlert:
+    """The alert row ``i`` opens (its machine_ready or sensor_ready flag holds; with
+    ``sudden``, the sudden deterioration it shows on top of an open machine alert)."""
     sensor = bool(flags.sensor_ready[i])
     lo = int(flags.evidence_start[i])
     mode, mode_share, channel = vote(rows, lo, i, sensor)
@@ -194,7 +215,9 @@ def alert_at(rows: HealthRows, flags: Flags, i: int, policy: ModelAlertPolicy) -
             details,
         )
     component, prefixes = MODE_PARTS.get(mode or "", ("unknown component", ()))
-    critical = (mode in CRITICAL_MODES) or (not np.isnan(rul) and rul <= policy.critical_rul_h)
+    critical = (
+        sudden or (mode in CRITICAL_MODES) or (not np.isnan(rul) and rul <= policy.critical_rul_h)
+    )
     life = "" if np.isnan(rul) else f"; remaining life about {_hours(rul)}"
     if not np.isnan(rul) and not np.isnan(low) and not np.isnan(high) and rul < 720:
         life += f" ({_hours(low)} to {_hours(high)})"
@@ -202,6 +225,13 @@ def alert_at(rows: HealthRows, flags: Flags, i: int, policy: ModelAlertPolicy) -
         f"model: {_label(mode)} likely, {component} (health {score:.0f}/100: "
         f"{rows.explanation[i] or 'several channels'}{life})"
     )
+    if sudden:
+        details["sudden"] = True
+        message = (
+            f"model: sudden deterioration on top of an open machine alert, health "
+            f"{score:.0f}/100 within minutes ({rows.explanation[i] or 'several channels'}): "
+            f"the machine may stop within hours; {_label(mode)} likely, {component}{life}"
+        )
     return ModelAlert(
         machine,
         MACHINE,
@@ -213,6 +243,7 @@ def alert_at(rows: HealthRows, flags: Flags, i: int, policy: ModelAlertPolicy) -
         message,
         at,
         details,
+        sudden=sudden,
     )
 
 
@@ -234,6 +265,19 @@ def _known_faulty(rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, 
     leading = str(channels[np.argmax(counts)])
     opened = open_now.get(Cause(int(rows.equipment_id[i]), SENSOR, leading))
     return opened is not None and opened < float(rows.time[int(flags.run_start[i])])
+
+
+def _sudden_since(rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, float]) -> bool:
+    """Whether row ``i`` ends a sudden deterioration from a state in which every open
+    machine alert of its machine had opened (at least one is open), with no sudden alert
+    open yet."""
+    machine = int(rows.equipment_id[i])
+    if flags.sudden[i] < 0 or Cause(machine, SUDDEN) in open_now:
+        return False
+    before = float(rows.time[int(flags.sudden[i])])
+    opened = [at for c, at in open_now.items() if c.equipment_id == machine and c.key != SENSOR]
+    # on the state before the step, and none since: an alert opened during it covers it
+    return bool(opened) and max(opened) <= before
 
 
 def _fixes(repair: Repair, cause: Cause) -> bool:
@@ -267,6 +311,30 @@ def _by_machine(repairs: Sequence[Repair]) -> dict[int, list[Repair]]:
     return out
 
 
+def _opening(rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, float]) -> str | None:
+    """What row ``i`` opens: ``SUDDEN`` (a sudden deterioration on top of an open machine
+    alert), the alert its flags call for (``MACHINE`` or ``SENSOR``), or nothing."""
+    machine = int(rows.equipment_id[i])
+    if not (flags.machine_ready[i] or flags.sensor_ready[i]):
+        return None
+    if (
+        flags.machine_ready[i]
+        and not flags.hour_ready[i]
+        and _known_faulty(rows, flags, i, open_now)
+    ):
+        return None  # the sensor already found faulty explains the anomaly
+    sudden = bool(flags.machine_ready[i]) and _sudden_since(rows, flags, i, open_now)
+    if flags.machine_ready[i] and (sudden or Cause(machine) in open_now):
+        mode, _ = machine_mode(rows, flags, i)
+        if mode not in CRITICAL_MODES or Cause(machine, mode) in open_now:
+            # the machine's alert is open already; a sudden step opens its own
+            return SUDDEN if sudden else None
+    run_start = float(rows.time[int(flags.run_start[i])])
+    if flags.sensor_ready[i] and _opened_in_run(open_now, machine, run_start):
+        return None  # the machine alert of this anomaly covers its sensors too
+    return SENSOR if flags.sensor_ready[i] else MACHINE
+
+
 def _step(
     rows: HealthRows,
     flags: Flags,
@@ -288,22 +356,10 @@ def _step(
             del open_now[cause]
             out.append(Transition("close", cause, at))
         return out
-    if not (flags.machine_ready[i] or flags.sensor_ready[i]):
+    opens = _opening(rows, flags, i, open_now)
+    if opens is None:
         return out
-    if (
-        flags.machine_ready[i]
-        and not flags.hour_ready[i]
-        and _known_faulty(rows, flags, i, open_now)
-    ):
-        return out  # the sensor already found faulty explains the anomaly
-    if flags.machine_ready[i] and Cause(machine) in open_now:
-        mode, _ = machine_mode(rows, flags, i)
-        if mode not in CRITICAL_MODES or Cause(machine, mode) in open_now:
-            return out  # the machine's alert is open already
-    run_start = float(rows.time[int(flags.run_start[i])])
-    if flags.sensor_ready[i] and _opened_in_run(open_now, machine, run_start):
-        return out  # the machine alert of this anomaly covers its sensors too
-    alert = alert_at(rows, flags, i, policy)
+    alert = alert_at(rows, flags, i, policy, sudden=opens == SUDDEN)
     if alert.cause not in open_now:
         open_now[alert.cause] = t
         out.append(Transition("open", alert.cause, at, alert))

@@ -260,3 +260,21 @@ def test_the_scheduled_scoring_job_runs_the_model_alerts(pool: ConnectionPool) -
     )
     assert off is not None
     assert off.listeners == []
+
+
+def test_a_sudden_step_elsewhere_opens_a_critical_alert_and_work_order_beside_the_open_one(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
+) -> None:
+    """A bearing alert is open; hours later the pressure collapses (the classifier still
+    names the bearing): a critical alert of its own cause opens with its own work order."""
+    cp = machines["CP-0001"]
+    job = open_an_alert(conn, pool, cp, NOW)
+    write_health(conn, cp, [2.5] * 6, end=NOW + 6 * STEP)
+    write_health(conn, cp, [20.0] * 2, end=NOW + 8 * STEP, top="hydraulic_pressure")
+    job.run(NOW + 8 * STEP, [cp])
+    job.run(NOW + 8 * STEP, [cp])  # once
+    alerts = rows(conn, "SELECT cause, grade, status, message FROM alerts ORDER BY id")
+    assert [a[:3] for a in alerts] == [("machine", "major", "open"), ("sudden", "critical", "open")]
+    assert alerts[1][3].startswith("model: sudden deterioration on top of an open machine alert")
+    orders = rows(conn, "SELECT grade FROM work_orders ORDER BY id")
+    assert orders == [("major",), ("critical",)]

@@ -11,6 +11,7 @@ import pytest
 from alerts.model_rule import (
     MACHINE,
     SENSOR,
+    SUDDEN,
     Cause,
     HealthRows,
     ModelAlertPolicy,
@@ -331,8 +332,69 @@ def test_a_sensor_already_found_faulty_needs_the_full_hour() -> None:
 
 def test_a_critical_mode_is_voted_by_the_last_hour_of_the_severe_run() -> None:
     """A long severe run that turns into a leak names the leak once the last hour says so,
-    however long the run voted for another mode before."""
+    however long the run voted for another mode before. (The step itself, led by another
+    channel, opened a sudden-deterioration alert while the vote still named the bearing.)"""
     wear = [{"ratio": 4.0, "mode": "bearing_wear"}] * 12
     leak = [{"ratio": 25.0, "mode": "seal_hose_leak", "channel": "hydraulic_pressure"}] * 4
     causes = [e.cause for e in opened(replay(rows((3, healthy(3) + wear + leak)), POLICY))]
-    assert causes == [Cause(3, MACHINE), Cause(3, "seal_hose_leak")]
+    assert causes == [Cause(3, MACHINE), Cause(3, SUDDEN), Cause(3, "seal_hose_leak")]
+
+
+def test_a_sudden_step_elsewhere_opens_a_critical_alert_beside_the_open_one() -> None:
+    """A bearing wearing for hours, then a hose bursts: the pressure leads, the health
+    falls tenfold, and the classifier (one fault at a time) still names the bearing."""
+    wear = anomalous(9)
+    burst = [{"ratio": 20.0, "channel": "hydraulic_pressure"}] * 3
+    transitions = opened(replay(rows((1, wear + burst)), POLICY))
+    assert [t.cause for t in transitions] == [Cause(1, MACHINE), Cause(1, SUDDEN)]
+    sudden = transitions[1].alert
+    assert sudden is not None
+    assert (sudden.grade, sudden.mode, sudden.kind) == ("critical", "bearing_wear", MACHINE)
+    assert sudden.details["sudden"] is True
+    assert "sudden deterioration" in sudden.message
+    assert transitions[1].at == T0 + timedelta(seconds=10 * STEP)  # its second window
+
+
+def test_no_sudden_alert_for_a_creeping_fault_the_same_channel_or_without_an_alert() -> None:
+    creeping = [
+        {"ratio": r, "channel": "hydraulic_pressure"} for r in (2.2, 2.6, 3.0, 3.4, 3.8, 4.2)
+    ]
+    same_channel = [{"ratio": 20.0}] * 3
+    fresh = [{"ratio": 20.0, "mode": "bearing_wear", "channel": "hydraulic_pressure"}] * 3
+    for series, first in (
+        (anomalous(9) + creeping, [Cause(1, MACHINE)]),
+        (anomalous(9) + same_channel, [Cause(1, MACHINE)]),
+        (healthy(9) + fresh, [Cause(1, MACHINE)]),  # nothing open: the alert itself
+    ):
+        assert [t.cause for t in opened(replay(rows((1, series)), POLICY))] == first
+    leak = [{"ratio": 20.0, "mode": "seal_hose_leak", "channel": "hydraulic_pressure"}] * 3
+    causes = [t.cause for t in opened(replay(rows((1, anomalous(9) + leak)), POLICY))]
+    assert causes == [Cause(1, MACHINE), Cause(1, "seal_hose_leak")]  # it names itself
+
+
+def test_deciding_with_sudden_steps_takes_the_decisions_of_the_replay() -> None:
+    rng = np.random.default_rng(8)
+    series = [
+        {"ratio": float(level), "channel": str(channel)}
+        for level, channel, length in zip(
+            rng.choice([0.2, 1.5, 2.0, 9.0, 30.0], 40),
+            rng.choice(["pump_vibration", "hydraulic_pressure"], 40),
+            rng.integers(1, 12, 40),
+            strict=True,
+        )
+        for _ in range(length)
+    ]
+    expected = replay(rows((1, series)), POLICY)
+    live: list[Transition] = []
+    open_now: dict[Cause, datetime] = {}
+    for n in range(1, len(series) + 1):
+        for t in decide(rows((1, series[:n])), open_now, POLICY):
+            live.append(t)
+            if t.action == "open":
+                open_now[t.cause] = t.at
+            else:
+                open_now.pop(t.cause)
+    assert [(t.action, t.cause, t.at) for t in live] == [
+        (t.action, t.cause, t.at) for t in expected
+    ]
+    assert Cause(1, SUDDEN) in {t.cause for t in expected}  # the series does step
