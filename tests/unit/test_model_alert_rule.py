@@ -72,6 +72,21 @@ def opened(transitions: list[Transition]) -> list[Transition]:
     return [t for t in transitions if t.action == "open"]
 
 
+def decided_window_by_window(series: list[dict[str, Any]]) -> list[tuple[str, Cause, datetime]]:
+    """The live job's decisions on one machine's windows, taken at each window in turn
+    with the alerts its earlier decisions left open."""
+    live: list[tuple[str, Cause, datetime]] = []
+    open_now: dict[Cause, datetime] = {}
+    for n in range(1, len(series) + 1):
+        for t in decide(rows((1, series[:n])), open_now, POLICY):
+            live.append((t.action, t.cause, t.at))
+            if t.action == "open":
+                open_now[t.cause] = t.at
+            else:
+                open_now.pop(t.cause)
+    return live
+
+
 def test_a_stable_healthy_machine_raises_nothing() -> None:
     assert replay(rows((1, healthy(200))), POLICY) == []
 
@@ -275,21 +290,8 @@ def test_deciding_at_each_window_takes_the_decisions_of_the_replay() -> None:
         )
         for _ in range(length)
     ]
-    every = rows((1, series))
-    expected = replay(every, POLICY)
-    live: list[Transition] = []
-    open_now: dict[Cause, datetime] = {}
-    for n in range(1, len(series) + 1):
-        prefix = rows((1, series[:n]))
-        for t in decide(prefix, open_now, POLICY):
-            live.append(t)
-            if t.action == "open":
-                open_now[t.cause] = t.at
-            else:
-                open_now.pop(t.cause)
-    assert [(t.action, t.cause, t.at) for t in live] == [
-        (t.action, t.cause, t.at) for t in expected
-    ]
+    expected = replay(rows((1, series)), POLICY)
+    assert decided_window_by_window(series) == [(t.action, t.cause, t.at) for t in expected]
     assert len(expected) >= 4  # the series does open and close alerts
 
 
@@ -385,16 +387,5 @@ def test_deciding_with_sudden_steps_takes_the_decisions_of_the_replay() -> None:
         for _ in range(length)
     ]
     expected = replay(rows((1, series)), POLICY)
-    live: list[Transition] = []
-    open_now: dict[Cause, datetime] = {}
-    for n in range(1, len(series) + 1):
-        for t in decide(rows((1, series[:n])), open_now, POLICY):
-            live.append(t)
-            if t.action == "open":
-                open_now[t.cause] = t.at
-            else:
-                open_now.pop(t.cause)
-    assert [(t.action, t.cause, t.at) for t in live] == [
-        (t.action, t.cause, t.at) for t in expected
-    ]
+    assert decided_window_by_window(series) == [(t.action, t.cause, t.at) for t in expected]
     assert Cause(1, SUDDEN) in {t.cause for t in expected}  # the series does step
