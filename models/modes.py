@@ -10,9 +10,9 @@ much the load moved (a window at one steady load cannot tell a drifting sensor f
 machine fault that grows with the load, a window whose load moved can), the largest
 flat share of any channel (a sensor that stuck minutes ago, before its window's noise
 shows it), and the load share of the channel deviating most. ``FailureModeClassifier``
-(a random forest under scikit-learn's contract) maps signatures to modes; it is trained per family on
-the family's own healthy windows with each mode injected (models/injection.py), and
-can be retrained on labelled field faults when they exist. Sensor modes are named as
+(a random forest under scikit-learn's contract) maps signatures to modes; it is trained
+per family on the family's own healthy windows with each mode injected
+(models/injection.py), and can be retrained on labelled field faults when they exist. Sensor modes are named as
 such: a stuck or drifting sensor is not a machine fault.
 """
 
