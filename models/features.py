@@ -305,11 +305,8 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     safe = np.maximum(cnt, 1.0)
     t = np.where(present, arranged.t_h[:, None], 0.0)
     r = np.where(present, residual, 0.0)
-    st, sr = _group_sums(t, codes, n), _group_sums(r, codes, n)
-    stt, str_ = _group_sums(t * t, codes, n), _group_sums(t * r, codes, n)
-    level = sr / safe
-    var_t = stt / safe - (st / safe) ** 2
-    cov_tr = str_ / safe - (st / safe) * level
+    fit = _time_fit(r, t, codes, n, safe)
+    level, var_t, cov_tr = fit.level, fit.var_t, fit.cov_tr
     trend = np.where(var_t > 1e-12, cov_tr / np.where(var_t > 1e-12, var_t, 1.0), 0.0)
 
     ranges = arranged.stats["max"] - arranged.stats["min"]
@@ -319,7 +316,7 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
 
     li = model.load_index
     load_corr, load_share, load_spread = _load_terms(
-        arranged, model, codes, n, present=present, r=r, t=t, level=level
+        arranged, model, codes, n, present=present, r=r, t=t, fit=fit
     )
     if li is not None:
         level[:, li] = 0.0  # how hard a machine works is not its health
@@ -347,6 +344,30 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     return frame
 
 
+@dataclass(frozen=True)
+class _TimeFit:
+    """Per (window, channel): the residual's least-squares fit over time, and the sums
+    the load terms share with it."""
+
+    safe: Floats  # readings with a residual (at least 1)
+    st: Floats  # sum of their times
+    level: Floats  # mean residual
+    var_t: Floats  # variance of the times
+    cov_tr: Floats  # covariance of time and residual
+
+
+def _time_fit(r: Floats, t: Floats, codes: NDArray[np.int64], n: int, safe: Floats) -> _TimeFit:
+    st = _group_sums(t, codes, n)
+    level = _group_sums(r, codes, n) / safe
+    return _TimeFit(
+        safe=safe,
+        st=st,
+        level=level,
+        var_t=_group_sums(t * t, codes, n) / safe - (st / safe) ** 2,
+        cov_tr=_group_sums(t * r, codes, n) / safe - (st / safe) * level,
+    )
+
+
 def _load_terms(
     arranged: Arranged,
     model: LoadModel,
@@ -356,16 +377,16 @@ def _load_terms(
     present: NDArray[np.bool_],
     r: Floats,
     t: Floats,
-    level: Floats,
+    fit: _TimeFit,
 ) -> tuple[Floats, Floats, Floats]:
     """Per (window, channel) ``load_corr`` and ``load_share``; per window ``load_spread``
     (zeros without a load channel, or without a learned load span for the last two)."""
+    level, safe, st = fit.level, fit.safe, fit.st
     load_corr, load_share, load_spread = np.zeros_like(level), np.zeros_like(level), np.zeros(n)
     li = model.load_index
     if li is None:
         return load_corr, load_share, load_spread
-    safe = np.maximum(_group_sums(present.astype(np.float64), codes, n), 1.0)
-    st, srr = _group_sums(t, codes, n), _group_sums(r * r, codes, n)
+    srr = _group_sums(r * r, codes, n)
     load = np.nan_to_num(arranged.stats["mean"][:, li])
     lv = np.where(present, load[:, None], 0.0)
     sl, sll = _group_sums(lv, codes, n), _group_sums(lv * lv, codes, n)
@@ -382,8 +403,7 @@ def _load_terms(
         return load_corr, load_share, load_spread
     # the slope over the load with the time held (a fault arriving or growing within
     # the window is not a load response)
-    var_t = _group_sums(t * t, codes, n) / safe - (st / safe) ** 2
-    cov_tr = _group_sums(t * r, codes, n) / safe - (st / safe) * level
+    var_t, cov_tr = fit.var_t, fit.cov_tr
     cov_tl = _group_sums(t * lv, codes, n) / safe - (st / safe) * (sl / safe)
     det = var_l * var_t - cov_tl**2
     moved = var_l > (0.01 * span) ** 2
