@@ -53,9 +53,6 @@ class TrainingConfig:
     sensor_weight: float = 2.0
     max_offset: float | None = 3.0  # machine baseline: bound of its own center (MachineBaseline)
     outlier_machine_z: float | None = 3.5  # held-out maxima: see unusual_machines
-    # the detector and the alarm from windows the machine ran through; partial windows
-    # (a start or stop inside: warm-up transients) on a scale of their own (partial_scale)
-    split_partial: bool = True
     seed: int = 0
 
 
@@ -71,9 +68,6 @@ class FamilyModel:
     classifier: FailureModeClassifier | None = None
     config: TrainingConfig = field(default_factory=TrainingConfig)
     sensor_threshold: float = 0.5  # P(sensor) from which a window reads as a sensor fault
-    # a partial window (the machine started or stopped inside it) carries warm-up and
-    # cool-down transients: its statistic is divided by this before any threshold
-    partial_scale: float = 1.0
 
     @property
     def feature_columns(self) -> list[str]:
@@ -88,13 +82,6 @@ class FamilyModel:
     def usable(self, features: pd.DataFrame) -> pd.Series:
         return features["buckets"] >= self.config.min_coverage * self.buckets_per_window
 
-    def statistic(self, z: pd.DataFrame, features: pd.DataFrame) -> Floats:
-        """The detector's statistic of each window (``z`` of ``features``, row for row),
-        a partial window's in full-window units."""
-        raw = self.detector.statistic(z.to_numpy())
-        full = complete(features, self.buckets_per_window)
-        return np.asarray(raw / np.where(full, 1.0, getattr(self, "partial_scale", 1.0)))
-
     def score(self, aggregates: pd.DataFrame) -> pd.DataFrame:
         """Health of every (machine, window) in ``aggregates`` with enough data."""
         features = window_features(aggregates, self.load_model)
@@ -102,7 +89,7 @@ class FamilyModel:
         if features.empty:
             return _empty_scores(self.channels)
         z = self.z_scores(features)
-        statistic = self.statistic(z, features)
+        statistic = self.detector.statistic(z.to_numpy())
         share = self.detector.contributions(z.to_numpy())
         per_channel = share.reshape(len(z), len(self.channels), len(FEATURES)).sum(axis=2)
         out = pd.DataFrame(per_channel, index=z.index, columns=self.channels)
@@ -160,11 +147,6 @@ def scale_floors(features: pd.DataFrame) -> Floats:
         spread = float(features[column].quantile(0.95) - features[column].quantile(0.05))
         floors.append(max(FLOORS[kind], 0.01 * spread, 1e-9))
     return np.asarray(floors, dtype=np.float64)
-
-
-def complete(features: pd.DataFrame, buckets_per_window: float) -> NDArray[np.bool_]:
-    """Windows the machine ran through (every bucket reported)."""
-    return np.asarray(features["buckets"].to_numpy() >= buckets_per_window)
 
 
 def health_score(statistic: Floats, alarm: float) -> Floats:
@@ -243,31 +225,15 @@ def train_from_features(
         scored = later & ~np.isin(machines, list(suspects))
         scored = scored if scored.any() else later
         statistic = held.detector.statistic(held.z_scores(features[scored]).to_numpy())
-        full = complete(features[scored], buckets_per_window) | (not config.split_partial)
         if config.outlier_machine_z is not None:
-            # a machine is unusual by the windows it ran through, not by its transients
-            unusual = unusual_machines(
-                statistic[full], machines[scored][full], config.outlier_machine_z
-            )
+            unusual = unusual_machines(statistic, machines[scored], config.outlier_machine_z)
             suspects |= unusual
-            kept = ~np.isin(machines[scored], list(unusual))
-            statistic, full = statistic[kept], full[kept]
+            statistic = statistic[~np.isin(machines[scored], list(unusual))]
     else:
         statistic = model.detector.statistic(model.z_scores(features).to_numpy())
-        full = complete(features, buckets_per_window) | (not config.split_partial)
-    # full windows set the alarm; partial ones (transients) their own scale above it
-    if full.sum() < 20:
-        full = np.ones_like(full)
     model.alarm_threshold = max(
-        tail_quantile(statistic[full], config.alarm_quantile, tail=config.alarm_tail), 1.0
+        tail_quantile(statistic, config.alarm_quantile, tail=config.alarm_tail), 1.0
     )
-    if config.split_partial:
-        # the detector never saw a partial window: all of them are held out from it
-        transient = ~complete(features, buckets_per_window) & ~np.isin(machines, list(suspects))
-        if transient.any():
-            raw = model.detector.statistic(model.z_scores(features[transient]).to_numpy())
-            partial = tail_quantile(raw, config.alarm_quantile, tail=config.alarm_tail)
-            model.partial_scale = max(partial / model.alarm_threshold, 1.0)
     say(
         f"{family}: {len(features)} healthy windows of {len(np.unique(machines))} machines, "
         f"{model.detector.n_components_} components, alarm at {model.alarm_threshold:.2f}"
@@ -277,10 +243,7 @@ def train_from_features(
         "machines": len(np.unique(machines)),
         "components": int(model.detector.n_components_),
         "alarm_threshold": model.alarm_threshold,
-        "held_out_alarm_rate": float(
-            np.mean(statistic / np.where(full, 1.0, model.partial_scale) > model.alarm_threshold)
-        ),
-        "partial_scale": model.partial_scale,
+        "held_out_alarm_rate": float(np.mean(statistic > model.alarm_threshold)),
         "suspect_machines": sorted(int(m) for m in suspects),
     }
     sample_keys = sample.set_index(["equipment_id", "window"]).index.unique()
@@ -374,13 +337,8 @@ def _fit_detection(
         buckets_per_window=buckets_per_window,
         config=config,
     )
-    # the detector learns healthy behaviour from the machines that look healthy, in
-    # windows they ran through (a start or stop inside a window is a transient)
+    # the detector learns healthy behaviour from the machines that look healthy
     healthy = ~np.isin(machines, baseline.suspects_)
-    steady = healthy & (complete(features, buckets_per_window) | (not config.split_partial))
-    if steady.sum() >= 20:
-        fit_on = features[steady]
-    else:
-        fit_on = features[healthy] if healthy.sum() >= 20 else features
+    fit_on = features[healthy] if healthy.sum() >= 20 else features
     model.detector.fit(model.z_scores(fit_on).to_numpy())
     return model

@@ -137,7 +137,7 @@ def train_classifier(
     injected = window_features(faulty, model.load_model)
     injected = injected[model.usable(injected)]
     z = model.z_scores(injected)
-    flagged = model.statistic(z, injected) > model.alarm_threshold
+    flagged = model.detector.statistic(z.to_numpy()) > model.alarm_threshold
     labels = np.array([faults[(int(k[0]), int(k[1]))].mode for k in z.index])
     detected = {m: float(flagged[labels == m].mean()) for m in modes if (labels == m).any()}
     x, y = signatures(z[flagged], injected, channels), labels[flagged]
