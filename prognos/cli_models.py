@@ -44,7 +44,9 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         if args.target == "sim":
             from prognos import eval_sim  # noqa: PLC0415 - heavy: only this command needs it
 
-            report = eval_sim.main(args.fleet, progress=_progress(show), truth_csv=args.truth)
+            report = eval_sim.main(
+                args.fleet, progress=_progress(show), truth_csv=args.truth, workdir=args.workdir
+            )
         elif args.target == "skab":
             directory = args.data or data_root / "skab"
             report = evaluation.evaluate_skab(directory, progress=_progress(show))
@@ -107,6 +109,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="sim: fleet file with an [evaluation] table (default examples/eval-fleet.toml)",
     )
     p.add_argument("--truth", type=Path, help="sim: also write the fault truth to this CSV")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        help="sim: keep the database here; a later run of the same fleet file reuses its "
+        "history and only trains, replays and measures (about a minute instead of three)",
+    )
     p.add_argument(
         "--data",
         type=Path,

@@ -4,6 +4,8 @@ and the model-alert rule, metrics against the fault truth."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,30 @@ def test_a_small_fleet_is_evaluated_against_its_fault_truth(
     text = render(report)
     assert "bearing_wear" in text
     assert "false alarms per 100 machine-months" in text
+
+
+def test_a_workdir_keeps_the_history_for_the_next_run_of_the_same_fleet(fleet_file: Path) -> None:
+    work = Path(tempfile.mkdtemp(prefix="prognos-eval-work-"))
+    work.chmod(0o755)  # the private PostgreSQL runs as another user
+    said: list[list[str]] = [[], [], []]
+    try:
+        first = eval_sim.main(fleet_file, workdir=work, progress=said[0].append)
+        again = eval_sim.main(fleet_file, workdir=work, progress=said[1].append)
+        assert any("backfill" in m for m in said[0])
+        assert not any("backfill" in m for m in said[1])
+        assert any("reusing the history" in m for m in said[1])
+        assert "backfill_s" not in again["seconds"]
+        # trained and replayed afresh on the same readings: the same figures
+        for key in ("readings", "health_rows", "caught", "machine_alerts", "sensor_checks"):
+            assert again[key] == first[key], key
+        # another fleet file builds its own history first
+        fleet_file.write_text(FLEET.replace("seed = 11", "seed = 12"))
+        other = eval_sim.main(fleet_file, workdir=work, progress=said[2].append)
+        assert any("backfill" in m for m in said[2])
+        assert other["fleet_seed"] == 12
+        assert other["readings"] > 100_000
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def test_a_fleet_file_without_an_evaluation_table_is_refused(tmp_path: Path) -> None:
