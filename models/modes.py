@@ -12,8 +12,8 @@ flat share of any channel (a sensor that stuck minutes ago, before its window's 
 shows it), and the load share of the channel deviating most. ``FailureModeClassifier``
 (a random forest under scikit-learn's contract) maps signatures to modes; it is trained
 per family on the family's own healthy windows with each mode injected
-(models/injection.py), and can be retrained on labelled field faults when they exist. Sensor modes are named as
-such: a stuck or drifting sensor is not a machine fault.
+(models/injection.py), and can be retrained on labelled field faults when they exist.
+Sensor modes are named as such: a stuck or drifting sensor is not a machine fault.
 """
 
 from __future__ import annotations

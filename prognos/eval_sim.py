@@ -371,13 +371,14 @@ def main(
         progress("starting a private PostgreSQL + TimescaleDB ...")
         endpoints = services.start(postgres=True, mosquitto=False)
         url = with_dbname(endpoints.database_url, DATABASE)
+        admin = with_dbname(endpoints.database_url, "postgres")
         fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()
-        kept = None if truth_csv else _kept_history(home, endpoints.database_url, fingerprint)
+        kept = None if truth_csv else _kept_history(home, admin, fingerprint)
         if kept is not None:
             progress(f"reusing the history kept in {home} ({kept:,} readings)")
             report = measure(fleet, plan, url, readings=kept, progress=progress)
         else:
-            _fresh_database(endpoints.database_url, home)
+            _fresh_database(admin, url, home)
             report = evaluate(fleet, plan, url, progress=progress, truth_csv=truth_csv)
             if workdir is not None:
                 marker = {"fleet_sha256": fingerprint, "readings": report["readings"]}
@@ -390,7 +391,7 @@ def main(
             shutil.rmtree(home, ignore_errors=True)
 
 
-def _kept_history(home: Path, server_url: str, fingerprint: str) -> int | None:
+def _kept_history(home: Path, admin_url: str, fingerprint: str) -> int | None:
     """The readings of the history kept in ``home`` for this fleet file, or None."""
     try:
         marker = json.loads((home / HISTORY_MARKER).read_text())
@@ -398,17 +399,18 @@ def _kept_history(home: Path, server_url: str, fingerprint: str) -> int | None:
         return None
     if not isinstance(marker, dict) or marker.get("fleet_sha256") != fingerprint:
         return None
-    with psycopg.connect(with_dbname(server_url, "postgres"), autocommit=True) as c:
+    with psycopg.connect(admin_url, autocommit=True) as c:
         found = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
     return int(marker.get("readings", 0)) if found else None
 
 
-def _fresh_database(server_url: str, home: Path) -> None:
-    """An empty, migrated evaluation database (dropping a kept one and its marker)."""
+def _fresh_database(admin_url: str, url: str, home: Path) -> None:
+    """An empty, migrated evaluation database at ``url`` (dropping a kept one and its
+    marker)."""
     (home / HISTORY_MARKER).unlink(missing_ok=True)
     name = sql.Identifier(DATABASE)
-    with psycopg.connect(with_dbname(server_url, "postgres"), autocommit=True) as c:
+    with psycopg.connect(admin_url, autocommit=True) as c:
         c.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
         c.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    with psycopg.connect(with_dbname(server_url, DATABASE)) as conn:
+    with psycopg.connect(url) as conn:
         migrations.migrate(conn)
