@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
-from api.routes import alerts, equipment, network, ops, work_orders
+from api.routes import alerts, equipment, fleet, network, ops, work_orders
 from api.routes.ops import StatusProvider
 
 
@@ -23,10 +23,16 @@ def create_app(
     app = FastAPI(
         title="Prognos",
         version="0.1.0",
-        description="Machines, readings, alerts and work orders of the Prognos platform.",
+        description=("Machines, readings, health, alerts and work orders of the Prognos platform."),
     )
     ops.configure(app, pool, status=status, timescaledb=timescaledb, registry=registry)
-    for router in (equipment.router, alerts.router, work_orders.router, network.router):
+    for router in (
+        equipment.router,
+        fleet.router,
+        alerts.router,
+        work_orders.router,
+        network.router,
+    ):
         app.include_router(router)
 
     page = resources.files("api").joinpath("static/index.html").read_text()

@@ -135,3 +135,49 @@ def list_deliveries(
         ORDER BY d.id DESC LIMIT %(limit)s""",
         {"status": status, "limit": limit},
     )
+
+
+# What a health row says, with ``ratio``: the detector statistic over the alarm threshold
+# of the model version that scored it (1.0 is the alarm level; NULL if that version is gone).
+_HEALTH_FIELDS = """h.time, h.score, h.statistic,
+               h.statistic / NULLIF((v.metadata -> 'metrics' ->> 'alarm_threshold')::float, 0)
+                 AS ratio,
+               h.anomalous, h.mode, h.mode_probability, h.sensor_fault, h.sensor_probability,
+               h.contributions, h.explanation, h.rul_hours, h.rul_low_hours, h.rul_high_hours,
+               h.family, h.model_version"""
+
+
+def fleet_health(
+    conn: psycopg.Connection[Any], family: str | None, below: float | None, limit: int
+) -> list[dict[str, Any]]:
+    """Each scored machine's latest health row, the least healthy first."""
+    return _rows(
+        conn,
+        f"""
+        SELECT e.id AS equipment_id, e.serial_number, {_HEALTH_FIELDS}
+        FROM equipment e
+        JOIN LATERAL (SELECT * FROM health h WHERE h.equipment_id = e.id
+                      ORDER BY h.time DESC LIMIT 1) h ON true
+        LEFT JOIN model_versions v ON v.family = h.family AND v.version = h.model_version
+        WHERE (%(family)s::text IS NULL OR h.family = %(family)s)
+          AND (%(below)s::real IS NULL OR h.score < %(below)s)
+        ORDER BY h.score, e.serial_number LIMIT %(limit)s""",
+        {"family": family, "below": below, "limit": limit},
+    )
+
+
+def machine_health(
+    conn: psycopg.Connection[Any], equipment_id: int, start: datetime, end: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """The machine's health rows in [start, end), the latest ``limit`` of them, oldest first."""
+    rows = _rows(
+        conn,
+        f"""
+        SELECT {_HEALTH_FIELDS}
+        FROM health h
+        LEFT JOIN model_versions v ON v.family = h.family AND v.version = h.model_version
+        WHERE h.equipment_id = %s AND h.time >= %s AND h.time < %s
+        ORDER BY h.time DESC LIMIT %s""",
+        (equipment_id, start, end, limit),
+    )
+    return rows[::-1]

@@ -55,6 +55,40 @@ class Readings(BaseModel):
     series: list[Series]
 
 
+class HealthPoint(BaseModel):
+    """One scored window of a machine (docs/models.md): 100 is healthy, 50 the alarm."""
+
+    time: datetime  # end of the scored window
+    score: float
+    statistic: float
+    ratio: float | None  # statistic / the model's alarm threshold (1.0: the alarm level)
+    anomalous: bool
+    mode: str | None  # likely failure mode (anomalous windows only)
+    mode_probability: float | None
+    sensor_fault: bool  # the likely mode is a failing sensor's, not the machine's
+    sensor_probability: float | None
+    contributions: dict[str, float]  # each channel's share of the anomaly, summing to 1
+    explanation: str  # "pump vibration 61 %, hydraulic oil temp 24 %"
+    rul_hours: float | None  # remaining useful life; None: not enough history
+    rul_low_hours: float | None
+    rul_high_hours: float | None
+    family: str
+    model_version: int
+
+
+class MachineHealth(HealthPoint):
+    equipment_id: int
+    serial_number: str
+
+
+class HealthHistory(BaseModel):
+    equipment_id: int
+    serial_number: str
+    start: datetime
+    end: datetime
+    points: list[HealthPoint]
+
+
 class Alert(BaseModel):
     id: int
     equipment_id: int

@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.database",
     "tests.fixtures.broker",
+    "tests.fixtures.api",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Machines and their readings."""
+"""Machines, their readings and their health."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query
 from api import queries
 from api.deps import Conn
 from api.errors import BadQuery
-from api.schemas import Equipment, Point, Readings, Series
+from api.schemas import Equipment, HealthHistory, HealthPoint, Point, Readings, Series
 
 router = APIRouter(prefix="/equipment", tags=["equipment"])
 
@@ -21,6 +21,7 @@ _BUCKET = re.compile(
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_RAW_POINTS = 50_000
 MAX_BUCKETS = 10_000
+MAX_HEALTH_POINTS = 10_000
 
 
 def parse_bucket(text: str) -> timedelta:
@@ -93,6 +94,37 @@ def get_readings(
             )
             for c in channels
         ],
+    )
+
+
+@router.get("/{equipment_id}/health", response_model=HealthHistory)
+def get_health(
+    equipment_id: int,
+    conn: Conn,
+    start: Annotated[
+        datetime | None, Query(description="inclusive; default: end - 24 hours")
+    ] = None,
+    end: Annotated[datetime | None, Query(description="exclusive; default: now")] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_HEALTH_POINTS, description="the latest scored windows at most")
+    ] = 1000,
+) -> HealthHistory:
+    """The machine's scored windows (health score, contributions, likely failure mode,
+    remaining useful life), oldest first."""
+    machine = queries.get_equipment(conn, equipment_id)
+    if machine is None:
+        raise HTTPException(404, f"no machine with id {equipment_id}")
+    end = _aware(end) if end else datetime.now(UTC)
+    start = _aware(start) if start else end - timedelta(hours=24)
+    if start >= end:
+        raise HTTPException(422, "start must be before end")
+    rows = queries.machine_health(conn, equipment_id, start, end, limit)
+    return HealthHistory(
+        equipment_id=equipment_id,
+        serial_number=str(machine["serial_number"]),
+        start=start,
+        end=end,
+        points=[HealthPoint(**row) for row in rows],
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
@@ -15,6 +16,7 @@ from device_sim.fleet import load_fleet
 from ingest.catalog import load_catalog
 from ingest.protocol import Reading
 from ingest.writer import BatchWriter
+from models.store import write_health
 from prognos import db
 from prognos.endpoints import Resolved
 from prognos.pipeline import AlertPipeline
@@ -82,8 +84,43 @@ def api_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     writer.write(readings, [])
     writer.close()
     AlertPipeline(platform.pool)(readings)
+    with db.connect(database_url) as conn:
+        write_health(conn, _health_rows(machine.id, load_catalog(conn).get("CP-0001").id, now))
     yield platform.api_url
     platform.stop()
+
+
+def _health_rows(pump: int, healthy: int, now: datetime) -> pd.DataFrame:
+    """As the scoring job writes them: CP-0002 falling from 70 to 35, CP-0001 at 92."""
+
+    def row(machine: int, minutes_ago: int, score: float, **anomaly: object) -> dict[str, object]:
+        return {
+            "time": now - timedelta(minutes=minutes_ago),
+            "equipment_id": machine,
+            "score": score,
+            "statistic": 1.0,
+            "anomalous": bool(anomaly),
+            "contributions": {"hydraulic_pressure": 0.51, "engine_speed": 0.49},
+            "explanation": "hydraulic pressure 51 %, engine speed 49 %",
+            "mode": anomaly.get("mode"),
+            "mode_probability": anomaly.get("p"),
+            "sensor_fault": False,
+            "sensor_probability": None,
+            "rul_hours": anomaly.get("rul"),
+            "rul_low_hours": anomaly.get("low"),
+            "rul_high_hours": anomaly.get("rul"),
+            "family": "concrete_pump",
+            "model_version": 1,
+        }
+
+    return pd.DataFrame(
+        [
+            row(pump, 30, 70.0),
+            row(pump, 20, 52.0),
+            row(pump, 10, 35.0, mode="hydraulic_pump_wear", p=0.72, rul=720.0, low=589.2),
+            row(healthy, 10, 92.0),
+        ]
+    )
 
 
 def test_dashboard_shows_alerts_work_orders_fleet_and_readings(
@@ -118,5 +155,26 @@ def test_dashboard_shows_alerts_work_orders_fleet_and_readings(
     expect(coolant.locator("td").nth(3)).to_have_text("111.50")
     expect(coolant.locator("svg.spark polyline")).to_have_count(1)
     expect(page.locator("#status")).to_contain_text("updated")
+
+    health = page.locator("#health tbody tr")
+    expect(health).to_have_count(2)
+    first = health.first.locator("td")
+    expect(first.nth(0)).to_have_text("CP-0002")  # the least healthy first
+    expect(first.nth(1)).to_have_text("35/100")
+    expect(first.nth(1)).to_have_class("health-bad")
+    expect(first.nth(2)).to_have_text("hydraulic pump wear (72 %)")
+    expect(first.nth(3)).to_have_text("hydraulic pressure 51 %, engine speed 49 %")
+    expect(first.nth(4)).to_have_text("about 30 d (25 d to 30 d)")
+    second = health.nth(1).locator("td")
+    expect(second.nth(0)).to_have_text("CP-0001")
+    expect(second.nth(1)).to_have_text("92/100")
+    expect(second.nth(2)).to_have_text("—")
+    expect(second.nth(3)).to_have_text("—")  # a healthy machine: nothing deviates
+    machine_health = page.locator("#machine-health")
+    expect(machine_health).to_contain_text("Health 35/100 · hydraulic pump wear (72 %)")
+    expect(machine_health).to_contain_text("remaining life about 30 d (25 d to 30 d)")
+    expect(machine_health.locator("svg.spark polyline")).to_have_count(1)
+    points = machine_health.locator("svg.spark polyline").get_attribute("points") or ""
+    assert len(points.split()) == 3  # the three windows of the last 24 h
     page.screenshot(path=str(tmp_path / f"dashboard-{uuid.uuid4().hex[:6]}.png"), full_page=True)
     assert errors == []

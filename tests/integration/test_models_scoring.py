@@ -3,7 +3,7 @@
 A fleet of concrete pumps gets a day of healthy minute rollups (``readings_1m``, as the
 rollup job writes them), is trained, and then one hour in which some machines carry a
 known fault is scored: the health rows must name those machines, their failure modes
-and the channels, and leave the healthy machines alone.
+and the channels, and leave the healthy machines alone; the HTTP API serves them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import psycopg
@@ -127,6 +128,71 @@ def test_scoring_finds_the_faulty_machines_and_names_their_modes(
     job.run_once(NOW + timedelta(seconds=20))
     (count,) = conn.execute("SELECT count(*) FROM health").fetchone() or (0,)
     assert count == MACHINES
+
+
+def test_the_api_serves_the_fleet_health_and_each_machine_history(
+    conn: psycopg.Connection[Any],
+    pool: ConnectionPool,
+    fleet: dict[str, int],
+    served_api: str,
+) -> None:
+    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
+    job = ScoringJob(pool, ScoringSettings(window_s=3600, bucket_s=60, source="rollup"))
+    earlier = NOW - timedelta(minutes=10)
+    job.run_once(earlier)
+    job.run_once(NOW)
+    model, _, _ = registry.load(conn, "concrete_pump")
+    with httpx.Client(base_url=served_api, timeout=10) as api:
+        ranked = api.get("/fleet/health").json()
+        assert len(ranked) == MACHINES  # each machine once: its latest window
+        assert {pd.Timestamp(r["time"]) for r in ranked} == {pd.Timestamp(NOW)}
+        scores = [r["score"] for r in ranked]
+        assert scores == sorted(scores)  # the least healthy first
+        assert {r["equipment_id"] for r in ranked[: len(FAULTS)]} == set(FAULTS)
+        stored = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT equipment_id, score, statistic, mode, explanation FROM health"
+                " WHERE time = %s",
+                (NOW,),
+            ).fetchall()
+        }
+        for row in ranked:
+            score, statistic, mode, explanation = stored[row["equipment_id"]]
+            assert row["score"] == pytest.approx(score)
+            assert row["mode"] == mode
+            assert row["explanation"] == explanation
+            assert row["serial_number"] == f"CP-{row['equipment_id']:06d}"
+            assert row["ratio"] == pytest.approx(statistic / model.alarm_threshold)
+            assert (row["ratio"] > 1.0) == row["anomalous"]
+            assert sum(row["contributions"].values()) == pytest.approx(1.0, abs=1e-3)
+            assert row["model_version"] == 1
+        leak = next(r for r in ranked if r["equipment_id"] == LEAK)
+        assert leak["mode"] is not None
+        assert 0 < leak["mode_probability"] <= 1
+
+        below = api.get("/fleet/health", params={"below": 50}).json()
+        assert {r["equipment_id"] for r in below} == set(FAULTS)
+        assert api.get("/fleet/health", params={"family": "excavator"}).json() == []
+        assert len(api.get("/fleet/health", params={"limit": 2}).json()) == 2
+        assert api.get("/fleet/health", params={"below": 101}).status_code == 422
+
+        window = {"start": (NOW - timedelta(hours=2)).isoformat(), "end": NOW.isoformat()}
+        history = api.get("/equipment/3/health", params=window).json()  # end is exclusive
+        assert history["serial_number"] == "CP-000003"
+        assert [pd.Timestamp(p["time"]) for p in history["points"]] == [pd.Timestamp(earlier)]
+        window["end"] = (NOW + timedelta(seconds=1)).isoformat()
+        points = api.get("/equipment/3/health", params=window).json()["points"]
+        assert [pd.Timestamp(p["time"]) for p in points] == [
+            pd.Timestamp(earlier),
+            pd.Timestamp(NOW),
+        ]  # oldest first
+        assert points[-1]["score"] == pytest.approx(stored[3][0])
+        latest = api.get("/equipment/3/health", params={**window, "limit": 1}).json()
+        assert [pd.Timestamp(p["time"]) for p in latest["points"]] == [pd.Timestamp(NOW)]
+        assert api.get("/equipment/999/health").status_code == 404
+        backwards = {"start": NOW.isoformat(), "end": earlier.isoformat()}
+        assert api.get("/equipment/3/health", params=backwards).status_code == 422
 
 
 def test_rul_follows_a_rising_statistic(
