@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
 
-from api.routes import alerts, equipment, fleet, network, ops, work_orders
+from api.routes import alerts, equipment, fleet, model_versions, network, ops, work_orders
 from api.routes.ops import StatusProvider
 
 
@@ -23,12 +23,13 @@ def create_app(
     app = FastAPI(
         title="Prognos",
         version="0.1.0",
-        description=("Machines, readings, health, alerts and work orders of the Prognos platform."),
+        description="Machines, readings, health, alerts and work orders of the Prognos platform.",
     )
     ops.configure(app, pool, status=status, timescaledb=timescaledb, registry=registry)
     for router in (
         equipment.router,
         fleet.router,
+        model_versions.router,
         alerts.router,
         work_orders.router,
         network.router,

@@ -181,3 +181,23 @@ def machine_health(
         (equipment_id, start, end, limit),
     )
     return rows[::-1]
+
+
+def model_versions(conn: psycopg.Connection[Any], family: str | None) -> list[dict[str, Any]]:
+    """The registry's versions (never their artefacts), newest first per family."""
+    return _rows(
+        conn,
+        """
+        SELECT family, version, active, created_at, metadata -> 'data_range' AS data_range,
+               (metadata -> 'metrics' ->> 'windows')::int AS windows,
+               (metadata -> 'metrics' ->> 'machines')::int AS machines,
+               (metadata -> 'metrics' ->> 'alarm_threshold')::float AS alarm_threshold,
+               (metadata -> 'metrics' ->> 'held_out_alarm_rate')::float AS held_out_alarm_rate,
+               (metadata -> 'metrics' -> 'modes' ->> 'held_out_accuracy')::float
+                 AS classifier_accuracy,
+               metadata -> 'channels' AS channels, metadata -> 'libraries' AS libraries
+        FROM model_versions
+        WHERE %(family)s::text IS NULL OR family = %(family)s
+        ORDER BY family, version DESC""",
+        {"family": family},
+    )

@@ -89,6 +89,23 @@ class HealthHistory(BaseModel):
     points: list[HealthPoint]
 
 
+class ModelVersion(BaseModel):
+    """A trained version of a family's health model (docs/models.md, the registry)."""
+
+    family: str
+    version: int
+    active: bool  # the version scoring uses
+    created_at: datetime
+    data_range: list[str | None] | None  # first and last bucket it was trained on
+    windows: int | None
+    machines: int | None
+    alarm_threshold: float | None
+    held_out_alarm_rate: float | None  # share of held-out healthy windows over the alarm
+    classifier_accuracy: float | None  # failure-mode classifier, held-out injections
+    channels: list[str] | None
+    libraries: dict[str, str] | None  # the versions it was trained with
+
+
 class Alert(BaseModel):
     id: int
     equipment_id: int

@@ -1,4 +1,4 @@
-"""The health-model commands of ``prognos``: ``train``, ``eval`` and ``bench score``.
+"""The health-model commands of ``prognos``: ``train``, ``models``, ``eval``, ``bench score``.
 
 prognos/cli.py registers them with :func:`register`; the bodies live here so the
 models package itself stays free of settings and argument parsing. The models package
@@ -81,6 +81,88 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if outcomes and all(o.version is not None for o in outcomes) else 1
 
 
+def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
+    """``prognos models list``: the registry's versions; ``prognos models activate``: make
+    an earlier (or later) version the one scoring uses, without retraining."""
+    from models import registry  # noqa: PLC0415 - heavy: only this command needs it
+    from models.errors import ModelVersionError, RegistryError  # noqa: PLC0415
+
+    url = resolve(settings, need_mqtt=False).database_url
+    prepare_database(url)
+    with db.connect(url, autocommit=True) as conn:
+        if args.action == "activate":
+            before = registry.active_versions(conn).get(args.family)
+            try:
+                # only a version this installation can load: scoring would skip the family
+                registry.load(conn, args.family, args.version)
+                registry.activate(conn, args.family, args.version)
+            except ModelVersionError as exc:
+                raise ModelCommandError(f"not activated: {exc}") from exc
+            except RegistryError as exc:
+                raise ModelCommandError(f"{exc} (prognos models list shows the versions)") from exc
+            was = f"was {before}" if before is not None else "none was active"
+            print(f"{args.family}: version {args.version} active ({was})")
+            return 0
+        found = registry.versions(conn, args.family)
+    rows = [version_summary(v.family, v.version, v.created_at, v.active, v.metadata) for v in found]
+    if args.json:
+        print(json.dumps(rows, default=str))
+    elif not rows:
+        print("no model versions: train one with `prognos train`")
+    else:
+        print(versions_table(rows))
+    return 0
+
+
+def version_summary(
+    family: str, version: int, created_at: object, active: bool, metadata: dict[str, object]
+) -> dict[str, object]:
+    """What an operator compares between versions, from a version's metadata."""
+    metrics = metadata.get("metrics")
+    metrics = metrics if isinstance(metrics, dict) else {}
+    modes = metrics.get("modes") if isinstance(metrics.get("modes"), dict) else {}
+    libraries = metadata.get("libraries")
+    return {
+        "family": family,
+        "version": version,
+        "active": active,
+        "created_at": str(created_at),
+        "data_range": metadata.get("data_range"),
+        "windows": metrics.get("windows"),
+        "machines": metrics.get("machines"),
+        "alarm_threshold": metrics.get("alarm_threshold"),
+        "held_out_alarm_rate": metrics.get("held_out_alarm_rate"),
+        "classifier_accuracy": (modes or {}).get("held_out_accuracy"),
+        "scikit_learn": libraries.get("scikit-learn") if isinstance(libraries, dict) else None,
+    }
+
+
+def versions_table(rows: list[dict[str, object]]) -> str:
+    def number(value: object, fmt: str) -> str:
+        return format(value, fmt) if isinstance(value, int | float) else "-"
+
+    def day(value: object) -> str:
+        return str(value)[:10] if value else "?"
+
+    header = (
+        f"{'family':<16} {'version':>7}  {'active':<6}  {'created':<16}  {'data':<23}  "
+        f"{'windows':>7} {'machines':>8} {'alarm':>6} {'held-out alarms':>15} "
+        f"{'classifier':>10}  scikit-learn"
+    )
+    lines = [header]
+    for r in rows:
+        data = r["data_range"] if isinstance(r["data_range"], list) else [None, None]
+        lines.append(
+            f"{r['family']!s:<16} {r['version']!s:>7}  {'yes' if r['active'] else '':<6}  "
+            f"{str(r['created_at'])[:16]:<16}  {day(data[0])} .. {day(data[-1]):<10}  "
+            f"{number(r['windows'], ','):>7} {number(r['machines'], 'd'):>8} "
+            f"{number(r['alarm_threshold'], '.2f'):>6} "
+            f"{number(r['held_out_alarm_rate'], '.2%'):>15} "
+            f"{number(r['classifier_accuracy'], '.0%'):>10}  {r['scikit_learn'] or '-'}"
+        )
+    return "\n".join(lines)
+
+
 def bench_score(*, quick: bool, as_json: bool) -> int:
     from prognos import bench_score as bench  # noqa: PLC0415 - only the benchmark needs it
 
@@ -96,6 +178,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--days", type=float, help="history to read (default PROGNOS_MODELS__TRAINING_DAYS, 7)"
     )
+    text = "list the health models' versions, or activate one (roll back without retraining)"
+    p = sub.add_parser("models", help=text, description=text)
+    p.set_defaults(func=cmd_models)
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="every version: active, data, metrics, libraries")
+    listing.add_argument("--family", help="only this family")
+    listing.add_argument("--json", action="store_true", help="print one JSON list")
+    text = "make VERSION the family's active model; scoring switches at its next run"
+    chosen = actions.add_parser("activate", help=text, description=text)
+    chosen.add_argument("family", help="equipment family code, for example concrete_pump")
+    chosen.add_argument("version", type=int, help="version number (prognos models list)")
     text = (
         "measure the health models: against the simulator's fault truth (sim), or on a public "
         "benchmark (SKAB, C-MAPSS)"

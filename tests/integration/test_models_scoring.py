@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from models.errors import ModelVersionError, NoActiveModelError
 from models.injection import Injected
 from models.scoring import ScoringJob, ScoringSettings
 from models.training import TrainSettings, train
+from prognos import cli
 from prognos.bench_score import load_rollups, register_fleet
 
 MACHINES = 12
@@ -193,6 +195,60 @@ def test_the_api_serves_the_fleet_health_and_each_machine_history(
         assert api.get("/equipment/999/health").status_code == 404
         backwards = {"start": NOW.isoformat(), "end": earlier.isoformat()}
         assert api.get("/equipment/3/health", params=backwards).status_code == 422
+
+
+def test_an_operator_lists_the_versions_and_rolls_back_to_an_earlier_one(
+    conn: psycopg.Connection[Any],
+    pool: ConnectionPool,
+    fleet: dict[str, int],
+    served_api: str,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PROGNOS_DATABASE_URL", database_url)
+    monkeypatch.setenv("PROGNOS_HOME", str(tmp_path))
+    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
+    train(conn, SETTINGS, now=NOW - timedelta(hours=2))  # a second, on other data
+    with httpx.Client(base_url=served_api, timeout=10) as api:
+        listed = api.get("/models").json()
+        assert [(v["version"], v["active"]) for v in listed] == [(2, True), (1, False)]
+        first = listed[1]
+        meta = registry.versions(conn, "concrete_pump")[0].metadata
+        assert first["data_range"] == meta["data_range"]
+        assert first["windows"] == meta["metrics"]["windows"] == 24 * MACHINES
+        assert first["alarm_threshold"] == pytest.approx(meta["metrics"]["alarm_threshold"])
+        assert first["classifier_accuracy"] == pytest.approx(
+            meta["metrics"]["modes"]["held_out_accuracy"]
+        )
+        assert first["libraries"]["scikit-learn"] == meta["libraries"]["scikit-learn"]
+        assert "pump_vibration" in first["channels"]
+        assert api.get("/models", params={"family": "excavator"}).json() == []
+
+        assert cli.main(["models", "list"]) == 0
+        table = capsys.readouterr().out.splitlines()
+        assert table[0].split()[:3] == ["family", "version", "active"]
+        assert len(table) == 3
+        assert table[1].split()[:2] == ["concrete_pump", "1"]
+        assert "yes" not in table[1].split()
+        assert table[2].split()[:3] == ["concrete_pump", "2", "yes"]
+        assert "2026-11-01 .. 2026-11-01" in table[1]  # the data it was trained on
+        assert f"{24 * MACHINES:,}" in table[1]
+        assert cli.main(["models", "activate", "concrete_pump", "1"]) == 0
+        assert capsys.readouterr().out.strip() == "concrete_pump: version 1 active (was 2)"
+        assert [(v["version"], v["active"]) for v in api.get("/models").json()] == [
+            (2, False),
+            (1, True),
+        ]
+        # scoring switches to the version made active
+        ScoringJob(pool, ScoringSettings(window_s=3600, bucket_s=60, source="rollup")).run_once(NOW)
+        versions = conn.execute("SELECT DISTINCT model_version FROM health").fetchall()
+        assert versions == [(1,)]
+
+        assert cli.main(["models", "activate", "concrete_pump", "7"]) == 1
+        assert "concrete_pump has no model version 7" in capsys.readouterr().err
+        assert registry.active_versions(conn) == {"concrete_pump": 1}  # unchanged
 
 
 def test_rul_follows_a_rising_statistic(
