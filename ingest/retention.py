@@ -1,4 +1,5 @@
-"""Retention: drop old chunks of readings and of their rollups, never ahead of the rollups.
+"""Retention: drop old chunks of readings and of their rollups, never ahead of the rollups,
+and of the machines' health rows.
 
 Each table has its own age limit (:class:`RetentionPolicy`) and loses whole chunks
 through ``drop_chunks``, which the Apache edition of TimescaleDB has. A chunk is never
@@ -7,7 +8,8 @@ waiting in ``rollup_dirty`` onwards, minute chunks from the hour of that minute 
 oldest waiting hour onwards, whichever is older. :func:`plan` computes these cutoffs
 (pure), :func:`apply_retention` applies them under the rollup lock and records in
 ``retention_horizon`` how far each table was dropped (``ingest/rollups.py`` folds late
-data below it instead of recomputing).
+data below it instead of recomputing). The ``health`` hypertable (one row per machine
+and scored window, models/) feeds no rollup: it keeps the policy's cutoff.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ingest.rollups import ROLLUP_LOCK_KEY
 log = logging.getLogger(__name__)
 
 RAW, MINUTE, HOUR = "readings", "readings_1m", "readings_1h"
+HEALTH = "health"
 
 # The bucket width of the rollup computed from each table: a retention horizon must
 # fall on a bucket boundary, or a bucket would be half dropped and half kept.
@@ -33,6 +36,7 @@ _DERIVED_WIDTH: dict[str, timedelta | None] = {
     RAW: timedelta(minutes=1),
     MINUTE: timedelta(hours=1),
     HOUR: None,
+    HEALTH: None,
 }
 
 
@@ -42,17 +46,23 @@ class RetentionPolicy:
 
     A rollup must outlive its source: ``raw_days <= minute_days <= hourly_days``
     (``None`` counting as forever). Otherwise late data could be counted twice.
+    ``health_days``: the scored windows of the health models (a row per machine and
+    scoring run, the largest table after the raw readings); the scoring job reads back
+    72 hours of them and the model alerts 24, so a day is the least that works.
     """
 
     raw_days: int | None = 30
     minute_days: int | None = 365
     hourly_days: int | None = None
+    health_days: int | None = 90
 
     def __post_init__(self) -> None:
-        days = [self.raw_days, self.minute_days, self.hourly_days]
-        for name, value in zip(("raw_days", "minute_days", "hourly_days"), days, strict=True):
+        names = ("raw_days", "minute_days", "hourly_days", "health_days")
+        for name in names:
+            value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 day or None (keep), got {value}")
+        days = [self.raw_days, self.minute_days, self.hourly_days]
         forever = float("inf")
         as_float = [forever if d is None else float(d) for d in days]
         if not as_float[0] <= as_float[1] <= as_float[2]:
@@ -104,6 +114,7 @@ def plan(
     raw = policy_cutoff(policy.raw_days)
     minute = policy_cutoff(policy.minute_days)
     hour = policy_cutoff(policy.hourly_days)
+    health = policy_cutoff(policy.health_days)
     minute_floor = None if oldest_dirty_minute is None else _hour_floor(oldest_dirty_minute)
     return [
         TablePlan(RAW, raw, None if raw is None else _earliest(raw, oldest_dirty_minute)),
@@ -113,6 +124,7 @@ def plan(
             None if minute is None else _earliest(minute, minute_floor, oldest_dirty_hour),
         ),
         TablePlan(HOUR, hour, hour),
+        TablePlan(HEALTH, health, health),
     ]
 
 
@@ -163,7 +175,8 @@ def apply_retention(
     if conn.info.transaction_status != pq.TransactionStatus.IDLE:
         raise ValueError("apply_retention needs a connection with no transaction open")
     result = RetentionResult()
-    if all(d is None for d in (policy.raw_days, policy.minute_days, policy.hourly_days)):
+    ages = (policy.raw_days, policy.minute_days, policy.hourly_days, policy.health_days)
+    if all(d is None for d in ages):
         return result
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK_KEY,))

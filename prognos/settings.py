@@ -107,9 +107,10 @@ class RetentionSettings(BaseModel):
     raw_days: int | None = Field(30, ge=1)
     minute_days: int | None = Field(365, ge=1)
     hourly_days: int | None = Field(None, ge=1)
+    health_days: int | None = Field(90, ge=1, description="the health models' scored windows")
     interval_s: float = Field(3600.0, gt=0, description="seconds between retention runs")
 
-    @field_validator("raw_days", "minute_days", "hourly_days", mode="before")
+    @field_validator("raw_days", "minute_days", "hourly_days", "health_days", mode="before")
     @classmethod
     def _keep(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().lower() in {"", "keep", "none", "null"}:
@@ -123,7 +124,10 @@ class RetentionSettings(BaseModel):
 
     def policy(self) -> RetentionPolicy:
         return RetentionPolicy(
-            raw_days=self.raw_days, minute_days=self.minute_days, hourly_days=self.hourly_days
+            raw_days=self.raw_days,
+            minute_days=self.minute_days,
+            hourly_days=self.hourly_days,
+            health_days=self.health_days,
         )
 
 

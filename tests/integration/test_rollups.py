@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import pandas as pd
 import psycopg
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,6 +30,7 @@ from ingest.catalog import load_catalog
 from ingest.retention import RetentionPolicy, apply_retention
 from ingest.rollups import MARK_DIRTY_MINUTES_SQL, ROLLUP_LOCK_KEY, refresh_rollups
 from ingest.writer import BatchWriter
+from models.store import write_health
 from prognos import migrations
 from prognos.localservices import Endpoints
 from prognos.seed import seed
@@ -409,6 +411,45 @@ def test_retention_drops_old_chunks_but_never_what_rollups_still_need(
     assert dict(conn.execute("SELECT hypertable, dropped_before FROM retention_horizon")) == horizon
     assert chunks(conn, "readings_1h") == hourly_chunks
     assert scalar(conn, "SELECT sum(count) FROM readings_1h") == written
+
+
+def test_retention_drops_health_rows_older_than_their_age_limit(
+    conn: psycopg.Connection[Any], ids: Ids
+) -> None:
+    ages = [120 * D, 100 * D, 10 * D, H]  # health chunks are 7 days wide
+
+    def row(age: timedelta) -> dict[str, object]:
+        return {
+            "time": NOW - age,
+            "equipment_id": ids.cp1,
+            "score": 90.0,
+            "statistic": 0.5,
+            "anomalous": False,
+            "contributions": {"coolant_temp": 1.0},
+            "explanation": "coolant temp 100 %",
+            "mode": None,
+            "mode_probability": None,
+            "sensor_fault": False,
+            "sensor_probability": None,
+            "rul_hours": None,
+            "rul_low_hours": None,
+            "rul_high_hours": None,
+            "family": "concrete_pump",
+            "model_version": 1,
+        }
+
+    assert write_health(conn, pd.DataFrame([row(a) for a in ages])) == 4
+    before = chunks(conn, "health")
+    assert len(before) == 4
+
+    kept = apply_retention(conn, RetentionPolicy(health_days=None), NOW)
+    assert kept.total_dropped == 0  # "keep" keeps the scored windows
+    done = apply_retention(conn, RetentionPolicy(health_days=90), NOW)
+    assert done.dropped == {"health": before[:2]}
+    times = [r[0] for r in conn.execute("SELECT time FROM health ORDER BY time").fetchall()]
+    assert times == [NOW - 10 * D, NOW - H]
+    horizon = dict(conn.execute("SELECT hypertable, dropped_before FROM retention_horizon"))
+    assert NOW - 100 * D < horizon["health"] <= NOW - 90 * D  # the end of the newer chunk
 
 
 def test_retention_waits_for_a_batch_in_flight_and_keeps_what_it_marked(

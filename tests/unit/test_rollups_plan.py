@@ -6,20 +6,27 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ingest.retention import HOUR, MINUTE, RAW, RetentionPolicy, TablePlan, plan
+from ingest.retention import HEALTH, HOUR, MINUTE, RAW, RetentionPolicy, TablePlan, plan
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 D = timedelta(days=1)
 
 
 def by_table(plans: list[TablePlan]) -> dict[str, TablePlan]:
-    assert [p.table for p in plans] == [RAW, MINUTE, HOUR]
+    assert [p.table for p in plans] == [RAW, MINUTE, HOUR, HEALTH]
     return {p.table: p for p in plans}
 
 
 def test_the_default_policy_keeps_raw_30_days_minutes_a_year_and_hours_forever() -> None:
     policy = RetentionPolicy()
     assert (policy.raw_days, policy.minute_days, policy.hourly_days) == (30, 365, None)
+    assert policy.health_days == 90
+
+
+@pytest.mark.parametrize("days", [0, -3])
+def test_health_is_kept_at_least_a_day(days: int) -> None:
+    with pytest.raises(ValueError, match="health_days must be at least 1 day"):
+        RetentionPolicy(health_days=days)
 
 
 @pytest.mark.parametrize(
@@ -50,6 +57,7 @@ def test_without_dirty_buckets_the_policy_applies() -> None:
     assert plans[RAW] == TablePlan(RAW, NOW - 30 * D, NOW - 30 * D)
     assert plans[MINUTE] == TablePlan(MINUTE, NOW - 365 * D, NOW - 365 * D)
     assert plans[HOUR] == TablePlan(HOUR, None, None)  # kept: nothing to drop
+    assert plans[HEALTH] == TablePlan(HEALTH, NOW - 90 * D, NOW - 90 * D)
     assert not any(p.held_back for p in plans.values())
 
 
@@ -67,6 +75,7 @@ def test_an_old_dirty_minute_holds_back_raw_and_the_minutes_of_its_hour() -> Non
     assert plans[MINUTE].cutoff == NOW - 50 * D  # the start of the minute's hour
     assert plans[MINUTE].held_back
     assert plans[HOUR] == TablePlan(HOUR, NOW - 400 * D, NOW - 400 * D)  # feeds nothing
+    assert plans[HEALTH] == TablePlan(HEALTH, NOW - 90 * D, NOW - 90 * D)  # nor does health
 
 
 def test_an_old_dirty_hour_holds_back_only_the_minutes() -> None:
@@ -85,6 +94,6 @@ def test_the_hour_of_a_dirty_minute_is_a_utc_hour() -> None:
 
 
 def test_a_table_kept_forever_has_no_cutoff_whatever_is_dirty() -> None:
-    keep = RetentionPolicy(raw_days=None, minute_days=None, hourly_days=None)
+    keep = RetentionPolicy(raw_days=None, minute_days=None, hourly_days=None, health_days=None)
     plans = plan(keep, NOW, NOW - 100 * D, NOW - 100 * D)
     assert all(p.cutoff is None and p.policy_cutoff is None for p in plans)

@@ -90,6 +90,17 @@ def test_nested_environment_variable_is_validated(
         Settings()
 
 
+def test_health_retention_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().retention.policy().health_days == 90
+    monkeypatch.setenv("PROGNOS_RETENTION__HEALTH_DAYS", "14")
+    assert Settings().retention.policy().health_days == 14
+    monkeypatch.setenv("PROGNOS_RETENTION__HEALTH_DAYS", "keep")
+    assert Settings().retention.policy().health_days is None
+    monkeypatch.setenv("PROGNOS_RETENTION__HEALTH_DAYS", "0")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
 def test_webhook_urls_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROGNOS_WEBHOOKS__URLS", '["https://a.example/h", "http://b:8000/h"]')
     assert Settings().webhooks.urls == ["https://a.example/h", "http://b:8000/h"]
