@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -74,6 +75,26 @@ def prepare_database(url: str) -> timescale.TimescaleEdition:
         if applied:
             log.info("applied %d migration(s)", len(applied))
         return timescale.log_edition(conn)
+
+
+def serve_in_thread(app: Any, name: str, host: str, port: int) -> tuple[str, Callable[[], None]]:
+    """Serve an ASGI app with uvicorn on a daemon thread; its URL once it has started
+    (or after 10 s), and the function that stops it."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    )
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(10)
+
+    for _ in range(200):
+        if server.started:
+            break
+        threading.Event().wait(0.05)
+    return f"http://{host}:{port}", stop
 
 
 @dataclass
@@ -214,22 +235,9 @@ class Platform:
             if port:
                 log.warning("%s port %d is taken; using %d", name, port, chosen)
             port = chosen
-        server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-        )
-        thread = threading.Thread(target=server.run, name=name, daemon=True)
-        thread.start()
-
-        def stop_server() -> None:
-            server.should_exit = True
-            thread.join(10)
-
+        url, stop_server = serve_in_thread(app, name, host, port)
         self._parts.append((name, stop_server))
-        for _ in range(200):
-            if server.started:
-                break
-            threading.Event().wait(0.05)
-        return f"http://{host}:{port}"
+        return url
 
     def _start_sim(self, fleet: Fleet) -> None:
         sim = self.settings.sim

@@ -22,6 +22,7 @@ from prognos.endpoints import Resolved
 from prognos.pipeline import AlertPipeline
 from prognos.runner import Platform
 from prognos.settings import ApiSettings, MqttAddress, Settings
+from tests.health_rows import health_row
 
 DEMO_FLEET = Path(__file__).resolve().parents[2] / "examples" / "demo-fleet.toml"
 CHROMIUM_FLAGS = [
@@ -91,34 +92,26 @@ def api_url(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 def _health_rows(pump: int, healthy: int, now: datetime) -> pd.DataFrame:
-    """As the scoring job writes them: CP-0002 falling from 70 to 35, CP-0001 at 92."""
-
-    def row(machine: int, minutes_ago: int, score: float, **anomaly: object) -> dict[str, object]:
-        return {
-            "time": now - timedelta(minutes=minutes_ago),
-            "equipment_id": machine,
-            "score": score,
-            "statistic": 1.0,
-            "anomalous": bool(anomaly),
-            "contributions": {"hydraulic_pressure": 0.51, "engine_speed": 0.49},
-            "explanation": "hydraulic pressure 51 %, engine speed 49 %",
-            "mode": anomaly.get("mode"),
-            "mode_probability": anomaly.get("p"),
-            "sensor_fault": False,
-            "sensor_probability": None,
-            "rul_hours": anomaly.get("rul"),
-            "rul_low_hours": anomaly.get("low"),
-            "rul_high_hours": anomaly.get("rul"),
-            "family": "concrete_pump",
-            "model_version": 1,
-        }
-
+    """CP-0002 falling from 70 to 35 over the last half hour, CP-0001 at 92."""
+    shares = {"contributions": {"hydraulic_pressure": 0.51, "engine_speed": 0.49}}
+    text = "hydraulic pressure 51 %, engine speed 49 %"
+    ago = [now - timedelta(minutes=m) for m in (30, 20, 10)]
     return pd.DataFrame(
         [
-            row(pump, 30, 70.0),
-            row(pump, 20, 52.0),
-            row(pump, 10, 35.0, mode="hydraulic_pump_wear", p=0.72, rul=720.0, low=589.2),
-            row(healthy, 10, 92.0),
+            health_row(pump, ago[0], 70.0, **shares, explanation=text),
+            health_row(pump, ago[1], 52.0, **shares, explanation=text),
+            health_row(
+                pump,
+                ago[2],
+                35.0,
+                **shares,
+                explanation=text,
+                mode="hydraulic_pump_wear",
+                probability=0.72,
+                rul_hours=720.0,
+                rul_low_hours=589.2,
+            ),
+            health_row(healthy, ago[2], 92.0, **shares, explanation=text),
         ]
     )
 

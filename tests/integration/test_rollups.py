@@ -35,6 +35,7 @@ from prognos import migrations
 from prognos.localservices import Endpoints
 from prognos.seed import seed
 from prognos.timescale import TimescaleEdition
+from tests.health_rows import health_row
 
 DEMO_FLEET = Path(__file__).resolve().parents[2] / "examples" / "demo-fleet.toml"
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # refresh never looks at the clock
@@ -417,28 +418,8 @@ def test_retention_drops_health_rows_older_than_their_age_limit(
     conn: psycopg.Connection[Any], ids: Ids
 ) -> None:
     ages = [120 * D, 100 * D, 10 * D, H]  # health chunks are 7 days wide
-
-    def row(age: timedelta) -> dict[str, object]:
-        return {
-            "time": NOW - age,
-            "equipment_id": ids.cp1,
-            "score": 90.0,
-            "statistic": 0.5,
-            "anomalous": False,
-            "contributions": {"coolant_temp": 1.0},
-            "explanation": "coolant temp 100 %",
-            "mode": None,
-            "mode_probability": None,
-            "sensor_fault": False,
-            "sensor_probability": None,
-            "rul_hours": None,
-            "rul_low_hours": None,
-            "rul_high_hours": None,
-            "family": "concrete_pump",
-            "model_version": 1,
-        }
-
-    assert write_health(conn, pd.DataFrame([row(a) for a in ages])) == 4
+    rows = [health_row(ids.cp1, NOW - age, 90.0) for age in ages]
+    assert write_health(conn, pd.DataFrame(rows)) == 4
     before = chunks(conn, "health")
     assert len(before) == 4
 
