@@ -13,6 +13,9 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 from prognos import db
 from prognos.endpoints import resolve
@@ -68,6 +71,8 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     url = resolve(settings, need_mqtt=False).database_url
     prepare_database(url)
     with db.connect(url, autocommit=True) as conn:
+        if settings.models.source == "rollup":
+            _catch_up_rollups(conn, _progress(True))
         outcomes = training.train(
             conn,
             health_jobs.train_settings(settings, days=args.days),
@@ -79,6 +84,18 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     if not outcomes:
         print("no family has machines: nothing to train (prognos seed --fleet FILE)")
     return 0 if outcomes and all(o.version is not None for o in outcomes) else 1
+
+
+def _catch_up_rollups(conn: psycopg.Connection[Any], progress: Callable[[str], None]) -> None:
+    """Training reads the minute rollups: bring them up to date first, so that history
+    written without a running platform (``prognos sim --backfill``) is seen."""
+    from ingest.rollups import refresh_rollups  # noqa: PLC0415
+
+    done = refresh_rollups(conn, max_batches=None)
+    if done["busy"]:
+        progress("the rollup job of a running platform is refreshing the rollups")
+    elif done["minutes"]:
+        progress(f"brought the rollups up to date: {done['minutes']:,} minutes of readings")
 
 
 def cmd_models(settings: Settings, args: argparse.Namespace) -> int:

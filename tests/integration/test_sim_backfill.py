@@ -161,3 +161,28 @@ def test_prognos_sim_backfill_command(
         ),
         112.0,
     )
+
+
+def test_prognos_train_learns_from_a_backfill_without_a_running_platform(
+    database_url: str,
+    conn: psycopg.Connection[Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The backfill writes raw readings and queues their minutes; no rollup job runs, so
+    # `prognos train` (which reads the minute rollups) brings them up to date itself.
+    monkeypatch.setenv("PROGNOS_DATABASE_URL", database_url)
+    monkeypatch.setenv("PROGNOS_HOME", str(tmp_path))
+    fleet_file = EXAMPLES / "demo-fleet.toml"
+    assert cli.main(["seed", "--fleet", str(fleet_file)]) == 0
+    args = ["sim", "--fleet", str(fleet_file), "--backfill", "1", "--interval", "60"]
+    assert cli.main([*args, "--truth", str(tmp_path / "truth.csv")]) == 0
+    assert one(conn, "SELECT count(*) FROM readings_1m") == 0
+    capsys.readouterr()
+    assert cli.main(["train", "--days", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "brought the rollups up to date: 1,44" in err  # a day of minutes
+    assert one(conn, "SELECT count(*) FROM rollup_dirty") == 0
+    trained = sorted(line.split(":")[0] for line in out.splitlines() if "active" in line)
+    assert trained == ["air_compressor", "concrete_pump", "excavator", "truck_crane"]
