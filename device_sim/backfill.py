@@ -38,6 +38,7 @@ class BackfillResult:
     rows: int
     seconds: float
     faults: list[FaultEvent]
+    before_stored: bool = False  # it ends where readings already stored begin
 
     @property
     def rows_per_s(self) -> float:
@@ -50,6 +51,23 @@ def window(days: float, interval_s: float, end: datetime | None = None) -> tuple
     whole = int(end.timestamp() // interval_s * interval_s)
     steps = int(days * 86_400 // interval_s)
     return datetime.fromtimestamp(whole - steps * interval_s, UTC), steps
+
+
+def _before_stored(
+    url: str,
+    ids: dict[str, tuple[NDArray[np.int32], NDArray[np.int16]]],
+    end: datetime,
+    days: float,
+) -> datetime | None:
+    """Just before the oldest stored reading of these machines in the ``days`` to ``end``."""
+    machines = sorted({int(e) for equipment, _ in ids.values() for e in equipment})
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT min(time) FROM readings WHERE equipment_id = ANY(%s) AND time > %s",
+            (machines, end - timedelta(days=days)),
+        ).fetchone()
+    oldest = row[0] if row else None
+    return oldest - timedelta(microseconds=1) if oldest is not None and oldest <= end else None
 
 
 def _ids(fleet: Fleet, url: str) -> dict[str, tuple[NDArray[np.int32], NDArray[np.int16]]]:
@@ -86,10 +104,16 @@ def backfill_db(
     end: datetime | None = None,
     batch_rows: int = 200_000,
     progress: Progress | None = None,
+    before_stored: bool = False,
 ) -> BackfillResult:
-    """Write ``days`` of readings ending at ``end`` (now) for every machine of ``fleet``."""
-    start, steps = window(days, interval_s, end)
+    """Write ``days`` of readings ending at ``end`` (now) for every machine of ``fleet``.
+
+    With ``before_stored``, the history ends just before the oldest reading the fleet's
+    machines already have in those days (a demo that ran first, live telemetry): two
+    simulated histories of the same machine never interleave."""
     ids = _ids(fleet, url)
+    stored = _before_stored(url, ids, end or datetime.now(UTC), days) if before_stored else None
+    start, steps = window(days, interval_s, stored or end)
     physics = FleetPhysics(fleet, start)
     writer = BatchWriter(url)
     columns: list[
@@ -145,4 +169,4 @@ def backfill_db(
         progress(1.0, rows, seconds)
     end_at = start + timedelta(seconds=steps * interval_s)
     faults = physics.plan.overlapping(start.timestamp(), end_at.timestamp())
-    return BackfillResult(start, end_at, steps + 1, rows, seconds, faults)
+    return BackfillResult(start, end_at, steps + 1, rows, seconds, faults, stored is not None)

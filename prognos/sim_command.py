@@ -106,7 +106,7 @@ def _backfill_db(settings: Settings, args: argparse.Namespace, fleet: Fleet) -> 
         f"backfilling {args.backfill:g} days of {len(fleet.machines)} machines every {interval:g} s"
     )
     result = backfill.backfill_db(
-        fleet, url, days=args.backfill, interval_s=interval, progress=_progress
+        fleet, url, days=args.backfill, interval_s=interval, progress=_progress, before_stored=True
     )
     for sink in _truth(settings, args, fleet, url):
         sink.write(result.faults)
@@ -114,6 +114,8 @@ def _backfill_db(settings: Settings, args: argparse.Namespace, fleet: Fleet) -> 
         f"backfilled {result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC: "
         f"{result.rows:,} readings ({result.rows_per_s:,.0f}/s), {len(result.faults)} faults"
     )
+    if result.before_stored:
+        print("(it ends where the readings already stored for these machines begin)")
     return 0
 
 

@@ -186,3 +186,34 @@ def test_prognos_train_learns_from_a_backfill_without_a_running_platform(
     assert one(conn, "SELECT count(*) FROM rollup_dirty") == 0
     trained = sorted(line.split(":")[0] for line in out.splitlines() if "active" in line)
     assert trained == ["air_compressor", "concrete_pump", "excavator", "truck_crane"]
+
+
+def test_a_backfill_ends_where_stored_readings_begin(
+    database_url: str,
+    conn: psycopg.Connection[Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A demo ran first (the last hour of readings); a backfill of the day before must not
+    # interleave a second simulated history with it.
+    monkeypatch.setenv("PROGNOS_DATABASE_URL", database_url)
+    monkeypatch.setenv("PROGNOS_HOME", str(tmp_path))
+    fleet_file = EXAMPLES / "demo-fleet.toml"
+    assert cli.main(["seed", "--fleet", str(fleet_file)]) == 0
+    truth = ["--truth", str(tmp_path / "truth.csv")]
+    recent = ["sim", "--fleet", str(fleet_file), "--backfill", str(1 / 24), "--interval", "60"]
+    assert cli.main([*recent, *truth]) == 0
+    first, last, live = conn.execute(
+        "SELECT min(time), max(time), count(*) FROM readings"
+    ).fetchone()
+    capsys.readouterr()
+    day = ["sim", "--fleet", str(fleet_file), "--backfill", "1", "--interval", "300", *truth]
+    assert cli.main(day) == 0
+    assert (
+        "ends where the readings already stored for these machines begin" in capsys.readouterr().out
+    )
+    assert one(conn, f"SELECT count(*) FROM readings WHERE time >= '{first.isoformat()}'") == live
+    older = one(conn, f"SELECT max(time) FROM readings WHERE time < '{first.isoformat()}'")
+    assert first - timedelta(seconds=300) <= older < first
+    assert one(conn, "SELECT max(time) FROM readings") == last
