@@ -202,13 +202,9 @@ def test_an_operator_lists_the_versions_and_rolls_back_to_an_earlier_one(
     pool: ConnectionPool,
     fleet: dict[str, int],
     served_api: str,
-    database_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    cli_env: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("PROGNOS_DATABASE_URL", database_url)
-    monkeypatch.setenv("PROGNOS_HOME", str(tmp_path))
     train(conn, SETTINGS, now=NOW - timedelta(hours=1))
     train(conn, SETTINGS, now=NOW - timedelta(hours=2))  # a second, on other data
     with httpx.Client(base_url=served_api, timeout=10) as api:

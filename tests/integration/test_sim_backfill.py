@@ -133,17 +133,19 @@ def test_seeding_a_generated_fleet_and_network_is_idempotent(
     assert one(conn, "SELECT min(reorder_point - safety_stock) FROM stock") > 0
 
 
-def test_prognos_sim_backfill_command(
-    database_url: str,
-    conn: psycopg.Connection[Any],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    fleet = dataclasses.replace(load_fleet(EXAMPLES / "demo-fleet.toml"))
-    monkeypatch.setenv("PROGNOS_DATABASE_URL", database_url)
-    monkeypatch.setenv("PROGNOS_HOME", str(tmp_path))
+@pytest.fixture
+def demo_seeded(cli_env: Path) -> Path:
+    """The demo fleet seeded through ``prognos seed``; its fleet file."""
     fleet_file = EXAMPLES / "demo-fleet.toml"
     assert cli.main(["seed", "--fleet", str(fleet_file)]) == 0
+    return fleet_file
+
+
+def test_prognos_sim_backfill_command(
+    conn: psycopg.Connection[Any], tmp_path: Path, demo_seeded: Path
+) -> None:
+    fleet = dataclasses.replace(load_fleet(EXAMPLES / "demo-fleet.toml"))
+    fleet_file = demo_seeded
     truth = tmp_path / "truth.csv"
     args = ["sim", "--fleet", str(fleet_file), "--backfill", "0.25", "--interval", "300"]
     assert cli.main([*args, "--truth", str(truth)]) == 0
@@ -164,18 +166,14 @@ def test_prognos_sim_backfill_command(
 
 
 def test_prognos_train_learns_from_a_backfill_without_a_running_platform(
-    database_url: str,
     conn: psycopg.Connection[Any],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    demo_seeded: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The backfill writes raw readings and queues their minutes; no rollup job runs, so
     # `prognos train` (which reads the minute rollups) brings them up to date itself.
-    monkeypatch.setenv("PROGNOS_DATABASE_URL", database_url)
-    monkeypatch.setenv("PROGNOS_HOME", str(tmp_path))
-    fleet_file = EXAMPLES / "demo-fleet.toml"
-    assert cli.main(["seed", "--fleet", str(fleet_file)]) == 0
+    fleet_file = demo_seeded
     args = ["sim", "--fleet", str(fleet_file), "--backfill", "1", "--interval", "60"]
     assert cli.main([*args, "--truth", str(tmp_path / "truth.csv")]) == 0
     assert one(conn, "SELECT count(*) FROM readings_1m") == 0
@@ -189,18 +187,14 @@ def test_prognos_train_learns_from_a_backfill_without_a_running_platform(
 
 
 def test_a_backfill_ends_where_stored_readings_begin(
-    database_url: str,
     conn: psycopg.Connection[Any],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    demo_seeded: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # A demo ran first (the last hour of readings); a backfill of the day before must not
     # interleave a second simulated history with it.
-    monkeypatch.setenv("PROGNOS_DATABASE_URL", database_url)
-    monkeypatch.setenv("PROGNOS_HOME", str(tmp_path))
-    fleet_file = EXAMPLES / "demo-fleet.toml"
-    assert cli.main(["seed", "--fleet", str(fleet_file)]) == 0
+    fleet_file = demo_seeded
     truth = ["--truth", str(tmp_path / "truth.csv")]
     recent = ["sim", "--fleet", str(fleet_file), "--backfill", str(1 / 24), "--interval", "60"]
     assert cli.main([*recent, *truth]) == 0
