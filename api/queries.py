@@ -191,6 +191,7 @@ def model_versions(conn: psycopg.Connection[Any], family: str | None) -> list[di
         SELECT family, version, active, created_at, metadata -> 'data_range' AS data_range,
                (metadata -> 'metrics' ->> 'windows')::int AS windows,
                (metadata -> 'metrics' ->> 'machines')::int AS machines,
+               (metadata -> 'metrics' ->> 'readings_per_bucket')::float AS readings_per_bucket,
                (metadata -> 'metrics' ->> 'alarm_threshold')::float AS alarm_threshold,
                (metadata -> 'metrics' ->> 'held_out_alarm_rate')::float AS held_out_alarm_rate,
                (metadata -> 'metrics' -> 'modes' ->> 'held_out_accuracy')::float

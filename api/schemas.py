@@ -99,6 +99,7 @@ class ModelVersion(BaseModel):
     data_range: list[str | None] | None  # first and last bucket it was trained on
     windows: int | None
     machines: int | None
+    readings_per_bucket: float | None  # the history's sampling: telemetry must be near it
     alarm_threshold: float | None
     held_out_alarm_rate: float | None  # share of held-out healthy windows over the alarm
     classifier_accuracy: float | None  # failure-mode classifier, held-out injections

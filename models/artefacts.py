@@ -19,7 +19,9 @@ from typing import Any
 from models.errors import ModelVersionError
 
 # /2: the failure-mode classifier reads the signature extras (models/features.py)
-FORMAT = "prognos-family-model/2"
+# /3: ``noise`` is a standard deviation, not a raw range (models/features.py), and a
+#     model knows its history's readings a bucket and the features it could not learn
+FORMAT = "prognos-family-model/3"
 # library -> how much of its version must match: the full version, or major.minor
 _MATCH = {"scikit-learn": 3, "numpy": 2, "scipy": 2, "pandas": 2, "python": 2}
 

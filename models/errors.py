@@ -4,6 +4,8 @@ ModelsError                    base of every error the models package raises its
 ├── DataError                  a benchmark or training data set is missing or malformed
 │   └── DataNotFoundError      the directory or file named does not exist (names the path)
 ├── NotEnoughDataError         too little history to fit or score (names what is missing)
+├── SamplingMismatchError      telemetry sampled far faster or slower than the history a
+│                              model learned from (its scores would mean nothing)
 └── RegistryError              the model registry cannot give what was asked
     ├── NoActiveModelError     no version of a family's model is marked active
     └── ModelVersionError      an artefact was saved under other library versions, or is
@@ -30,6 +32,10 @@ class DataNotFoundError(DataError):
 
 class NotEnoughDataError(ModelsError):
     """Too little history to fit or to score."""
+
+
+class SamplingMismatchError(ModelsError):
+    """The telemetry's readings a bucket are far from those the model was trained on."""
 
 
 class RegistryError(ModelsError):

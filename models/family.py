@@ -25,7 +25,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from models.baseline import MachineBaseline
-from models.errors import NotEnoughDataError
+from models.errors import NotEnoughDataError, SamplingMismatchError
 from models.features import FEATURES, LoadModel, arrange, window_features
 from models.injection import SENSOR_MODES
 from models.mode_training import train_classifier
@@ -68,16 +68,33 @@ class FamilyModel:
     classifier: FailureModeClassifier | None = None
     config: TrainingConfig = field(default_factory=TrainingConfig)
     sensor_threshold: float = 0.5  # P(sensor) from which a window reads as a sensor fault
+    # feature columns the training history could not show (a channel's noise, sampled
+    # once a bucket or slower): their z-scores stay 0
+    unlearned: tuple[str, ...] = ()
+    readings_per_bucket: float | None = None  # the training history's sampling (median)
 
     @property
     def feature_columns(self) -> list[str]:
         return [f"{c}:{f}" for c in self.channels for f in FEATURES]
 
     def z_scores(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Each feature against its machine's healthy level; 0 where a window could not
+        show it (NaN) or the training history could not (``unlearned``)."""
         machines = features.index.get_level_values("equipment_id").to_numpy()
-        z = self.baseline.z_scores(features[self.feature_columns].to_numpy(), groups=machines)
-        clipped = np.clip(z, -self.config.z_clip, self.config.z_clip)
+        values = features[self.feature_columns].to_numpy(dtype=np.float64)
+        unseen = ~np.isfinite(values)
+        unseen[:, np.isin(self.feature_columns, self.unlearned)] = True
+        z = self.baseline.z_scores(np.where(unseen, 0.0, values), groups=machines)
+        clipped = np.clip(np.where(unseen, 0.0, z), -self.config.z_clip, self.config.z_clip)
         return pd.DataFrame(clipped, index=features.index, columns=self.feature_columns)
+
+    def sampling_ratio(self, features: pd.DataFrame) -> float | None:
+        """How many times as many readings a bucket ``features`` have as the training
+        history had (median over windows); None when either is unknown."""
+        trained = self.readings_per_bucket
+        if not trained or "readings" not in features or features.empty:
+            return None
+        return float(features["readings"].median()) / trained
 
     def usable(self, features: pd.DataFrame) -> pd.Series:
         return features["buckets"] >= self.config.min_coverage * self.buckets_per_window
@@ -88,6 +105,15 @@ class FamilyModel:
         features = features[self.usable(features)]
         if features.empty:
             return _empty_scores(self.channels)
+        ratio = self.sampling_ratio(features)
+        if ratio is not None and not 1 / SAMPLING_TOLERANCE <= ratio <= SAMPLING_TOLERANCE:
+            trained = float(features["readings"].median()) / ratio
+            raise SamplingMismatchError(
+                f"{self.family}: the telemetry has {trained * ratio:.3g} readings a bucket, "
+                f"the model learned from {trained:.3g}: "
+                "its bucket means are that much noisier or smoother, which the model would "
+                "read as faults; retrain on history sampled as the telemetry is"
+            )
         z = self.z_scores(features)
         statistic = self.detector.statistic(z.to_numpy())
         share = self.detector.contributions(z.to_numpy())
@@ -205,13 +231,29 @@ def train_from_features(
     say(f"{family}: load model on {load_model.load or 'no load channel'}")
     buckets_per_window = float(features["buckets"].quantile(0.9))
     features = features[features["buckets"] >= config.min_coverage * buckets_per_window]
+    readings = float(features["readings"].median())
+    if readings < 2:
+        say(
+            f"{family}: {readings:.3g} reading a bucket in the history: the model cannot learn "
+            "a sensor's noise, and scores only telemetry sampled as sparsely"
+        )
+    features, unlearned = fill_unobserved(
+        features, [f"{c}:{f}" for c in load_model.channels for f in FEATURES]
+    )
+    if unlearned:
+        say(
+            f"{family}: {len(unlearned)} features not learned, the history shows no spread "
+            f"within its buckets (sampled once a bucket or slower): {', '.join(unlearned)}"
+        )
     machines = features.index.get_level_values("equipment_id").to_numpy()
     if len(features) < 20 or len(np.unique(machines)) < 2:
         raise NotEnoughDataError(
             f"{family}: {len(features)} usable windows of {len(np.unique(machines))} machines; "
             "need at least 20 windows of 2 machines"
         )
-    model = _fit_detection(family, load_model, features, buckets_per_window, config)
+    model = _fit_detection(
+        family, load_model, features, buckets_per_window, config, unlearned=unlearned
+    )
     suspects = set(model.baseline.suspects_.tolist())
     # The alarm threshold comes from windows the baselines and detector did not see: fit
     # on each machine's earlier 75 % of windows, score the later 25 % (in-sample
@@ -220,7 +262,9 @@ def train_from_features(
     windows = features.index.get_level_values("window").to_numpy()
     later = windows >= np.quantile(np.unique(windows), 0.75)
     if later.any() and (~later).sum() >= 20:
-        held = _fit_detection(family, load_model, features[~later], buckets_per_window, config)
+        held = _fit_detection(
+            family, load_model, features[~later], buckets_per_window, config, unlearned=unlearned
+        )
         suspects |= set(held.baseline.suspects_.tolist())
         scored = later & ~np.isin(machines, list(suspects))
         scored = scored if scored.any() else later
@@ -245,6 +289,8 @@ def train_from_features(
         "alarm_threshold": model.alarm_threshold,
         "held_out_alarm_rate": float(np.mean(statistic > model.alarm_threshold)),
         "suspect_machines": sorted(int(m) for m in suspects),
+        "unlearned_features": list(unlearned),
+        "readings_per_bucket": readings,
     }
     sample_keys = sample.set_index(["equipment_id", "window"]).index.unique()
     usable = features[features.index.isin(sample_keys)]
@@ -307,12 +353,40 @@ def unusual_machines(statistic: NDArray[np.float64], machines: NDArray[Any], z: 
     return out
 
 
+# the telemetry's readings a bucket may be this many times the training history's, or
+# this share of them, before its scores mean nothing (a model trained on 12 readings a
+# bucket reads 60 well, tested; on 1 it flags every machine on 60)
+SAMPLING_TOLERANCE = 8.0
+UNOBSERVED_SHARE = 0.5  # a feature seen in fewer of the training windows is not learned
+
+
+def fill_unobserved(
+    features: pd.DataFrame, columns: list[str]
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Training windows with every feature finite, and the columns not learned: those
+    NaN (not observable) in more than ``UNOBSERVED_SHARE`` of the windows are set to 0
+    throughout (their z-scores stay 0, ``FamilyModel.unlearned``); in the others, the
+    few windows that could not show a feature take its median over the family."""
+    values = features[columns]
+    seen = np.isfinite(values.to_numpy(dtype=np.float64)).mean(axis=0)
+    if seen.size and seen.min() >= 1.0:
+        return features, ()
+    unlearned = tuple(c for c, share in zip(columns, seen, strict=True) if share < UNOBSERVED_SHARE)
+    filled = values.fillna(values.median()).fillna(0.0)
+    filled[list(unlearned)] = 0.0
+    out = features.copy()
+    out[columns] = filled
+    return out, unlearned
+
+
 def _fit_detection(
     family: str,
     load_model: LoadModel,
     features: pd.DataFrame,
     buckets_per_window: float,
     config: TrainingConfig,
+    *,
+    unlearned: tuple[str, ...] = (),
 ) -> FamilyModel:
     """Machine baselines and the detector on ``features`` (threshold still unset)."""
     columns = [f"{c}:{f}" for c in load_model.channels for f in FEATURES]
@@ -336,6 +410,8 @@ def _fit_detection(
         alarm_threshold=1.0,
         buckets_per_window=buckets_per_window,
         config=config,
+        unlearned=unlearned,
+        readings_per_bucket=float(features["readings"].median()),
     )
     # the detector learns healthy behaviour from the machines that look healthy
     healthy = ~np.isin(machines, baseline.suspects_)

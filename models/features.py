@@ -9,8 +9,14 @@ models/store.py), and the bucket's time ``t_h`` in hours. Output: one row per
               what the family's load model expects at that operating point (the same
               coolant temperature means different things at idle and at full load);
 ``trend``     slope of that residual, per hour;
-``noise``     log of the mean within-bucket range (max - min): a noisy sensor raises it,
-              a stuck one sends it to the floor;
+``noise``     log of the mean within-bucket range (max - min) over the range the machine's
+              typical ``n`` readings a bucket of a normal sensor are expected to span
+              (``expected_range``: 1.13 sd for two, 4.64 for sixty): the sensor's standard
+              deviation, whatever the sampling rate. A noisy sensor raises it, a stuck one
+              sends it to the floor, one that loses readings lowers it (fewer readings
+              span less). A machine that sends one reading a bucket (history sampled once
+              a bucket or slower) cannot show it: NaN, and the family model holds its
+              z-score at 0 (models/family.py);
 ``load_corr`` correlation of the residual with the load over the window: a fault that
               grows with load (fouling, internal leakage) correlates, a sensor that drifts
               or sticks does not follow the load at all;
@@ -39,7 +45,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
+from scipy import special  # type: ignore[import-untyped]
 
 from models.errors import NotEnoughDataError
 from models.roles import health_channels, load_channel, role_of
@@ -290,7 +297,9 @@ def _group_sums(values: Floats, codes: NDArray[np.int64], n_groups: int) -> Floa
 def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     """The five features of every channel for every (machine, window) in ``aggregates``,
     the classifier's extras (``SIGNATURE_EXTRAS`` per channel, and ``load_spread``: how
-    much the load moved in the window, over the family's load span) and ``buckets``."""
+    much the load moved in the window, over the family's load span), ``buckets`` and
+    ``readings`` (the machine's typical readings a bucket, median over the window's
+    buckets of its fullest channel's count: the sampling)."""
     arranged = arrange(aggregates, model.channels)
     residual = model.residuals(arranged)
     codes_index, groups = pd.MultiIndex.from_arrays(
@@ -309,10 +318,8 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     level, var_t, cov_tr = fit.level, fit.var_t, fit.cov_tr
     trend = np.where(var_t > 1e-12, cov_tr / np.where(var_t > 1e-12, var_t, 1.0), 0.0)
 
-    ranges = arranged.stats["max"] - arranged.stats["min"]
-    mean_range = _group_sums(np.where(reported, ranges, 0.0), codes, n) / np.maximum(seen, 1.0)
     scale = model.magnitude if model.magnitude is not None else np.ones(len(model.channels))
-    noise = np.log(mean_range + 1e-6 * scale)
+    noise, typical = _noise(arranged, codes, n, scale)
 
     li = model.load_index
     load_corr, load_share, load_spread = _load_terms(
@@ -329,7 +336,9 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     flat = _flat_share(arranged, codes, n, scale)
     level = np.where(cnt > 0, level, 0.0)
     trend = np.where(cnt > 0, trend, 0.0)
-    noise = np.where(seen > 0, noise, np.log(1e-6 * scale))
+    # a channel that sent nothing has no spread (the floor); a machine that sent single
+    # readings a bucket shows none, whatever its sensors' noise: unobserved
+    noise = np.where(seen > 0, np.where(typical[:, None] >= 2, noise, np.nan), np.log(1e-6 * scale))
     stacked = np.stack([level, trend, noise, load_corr, coverage], axis=2)  # groups x ch x f
     extras = np.stack([load_share, flat], axis=2)
     index = pd.MultiIndex.from_tuples(list(groups), names=KEY)
@@ -341,7 +350,49 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     )
     frame["load_spread"] = load_spread
     frame["buckets"] = rows_per_group[:, 0]
+    frame["readings"] = typical
     return frame
+
+
+_RANGE_GRID = np.linspace(-10.0, 10.0, 4001)
+_RANGE_CDF = np.asarray(special.ndtr(_RANGE_GRID), dtype=np.float64)
+_expected_ranges: dict[int, float] = {0: 0.0, 1: 0.0}
+
+
+def expected_range(count: ArrayLike) -> Floats:
+    """d2(n): the expected range (max - min) of ``n`` independent normal readings, in
+    standard deviations: the integral of 1 - F^n - (1 - F)^n. 0 for fewer than two
+    readings or an unknown (NaN) count."""
+    n = np.asarray(count, dtype=np.float64)
+    whole = np.where(np.isfinite(n), np.maximum(np.rint(n), 0.0), 0.0).astype(np.int64)
+    wanted = [int(k) for k in np.unique(whole) if int(k) not in _expected_ranges]
+    if wanted:
+        k = np.asarray(wanted, dtype=np.float64)[:, None]
+        inside = 1.0 - _RANGE_CDF[None, :] ** k - (1.0 - _RANGE_CDF[None, :]) ** k
+        step = float(_RANGE_GRID[1] - _RANGE_GRID[0])
+        _expected_ranges.update(zip(wanted, (inside.sum(axis=1) * step).tolist(), strict=True))
+    unique, inverse = np.unique(whole, return_inverse=True)
+    table = np.asarray([_expected_ranges[int(k)] for k in unique], dtype=np.float64)
+    return np.asarray(table[inverse].reshape(n.shape), dtype=np.float64)
+
+
+def _noise(
+    arranged: Arranged, codes: NDArray[np.int64], n: int, scale: Floats
+) -> tuple[Floats, Floats]:
+    """Per (window, channel): the log of the mean within-bucket range over
+    ``expected_range`` of the machine's typical readings a bucket (the median over the
+    window's buckets of its fullest channel's count), and that count per window. A channel
+    that lost readings still shows a smaller range, as it did; only the sampling rate is
+    divided out."""
+    ranges = arranged.stats["max"] - arranged.stats["min"]
+    reported = np.isfinite(ranges)
+    seen = _group_sums(reported.astype(np.float64), codes, n)
+    mean_range = _group_sums(np.where(reported, ranges, 0.0), codes, n) / np.maximum(seen, 1.0)
+    sent = np.nan_to_num(arranged.stats["count"]).max(axis=1)
+    typical = pd.Series(sent).groupby(codes).median().reindex(range(n), fill_value=0.0)
+    d2 = expected_range(typical.to_numpy())[:, None]
+    sd = mean_range / np.where(d2 > 0, d2, 1.0)
+    return np.log(sd + 1e-6 * scale), typical.to_numpy(dtype=np.float64)
 
 
 @dataclass(frozen=True)

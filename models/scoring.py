@@ -23,7 +23,7 @@ import pandas as pd
 from psycopg_pool import ConnectionPool
 
 from models import registry, store
-from models.errors import ModelsError
+from models.errors import ModelsError, SamplingMismatchError
 from models.family import FamilyModel
 from models.health import assemble
 
@@ -63,6 +63,7 @@ class ScoringJob:
         self.listeners = list(listeners)
         self._models: dict[str, tuple[int, FamilyModel]] = {}
         self._lock = threading.Lock()
+        self._refused: dict[str, int] = {}  # family: the model version it last refused
         self.runs = 0
         self.scored = 0
         self.last: RunReport | None = None
@@ -85,6 +86,14 @@ class ScoringJob:
                 continue
             self._models[family] = (number, model)
             log.info("health scoring uses %s model v%d", family, number)
+
+    def _refuse(self, report: RunReport, family: str, version: int, exc: Exception) -> None:
+        """A family the job cannot score this run: in the report every run, in the log
+        once per model version (until it scores again)."""
+        report.skipped[family] = str(exc)
+        if self._refused.get(family) != version:
+            self._refused[family] = version
+            log.error("health scoring skips %s: %s", family, exc)
 
     def run_once(self, now: datetime | None = None) -> RunReport:
         with self._lock:
@@ -113,7 +122,12 @@ class ScoringJob:
                 part = aggregates[aggregates["equipment_id"].isin(members)]
                 if part.empty:
                     continue
-                scores = model.score(part)
+                try:
+                    scores = model.score(part)
+                except SamplingMismatchError as exc:
+                    self._refuse(report, family, version, exc)
+                    continue
+                self._refused.pop(family, None)
                 if scores.empty:
                     continue
                 machines = scores.index.get_level_values("equipment_id").tolist()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.features import expected_range
 from models.injection import ChannelScale, Injected, inject
 
 
@@ -96,7 +97,12 @@ def fleet(
     for ch in channels:
         sd = ch.noise / np.sqrt(samples_per_bucket)
         mean = values[ch.code] + rng.normal(0, 1, (n_rows, buckets)) * sd
-        half_range = 2.3 * ch.noise * rng.uniform(0.9, 1.1, (n_rows, buckets))
+        half_range = (
+            0.5
+            * expected_range(samples_per_bucket)
+            * ch.noise
+            * rng.uniform(0.9, 1.1, (n_rows, buckets))
+        )
         frames.append(
             pd.DataFrame(
                 {
@@ -117,7 +123,9 @@ def fleet(
     if faults:
         scales = {
             c.code: ChannelScale(
-                abs(c.full - c.idle), 4.6 * c.noise, lag=c.lag_buckets / (1.0 + c.lag_buckets)
+                abs(c.full - c.idle),
+                float(expected_range(samples_per_bucket)) * c.noise,
+                lag=c.lag_buckets / (1.0 + c.lag_buckets),
             )
             for c in channels
         }

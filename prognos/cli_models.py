@@ -13,9 +13,6 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import psycopg
 
 from prognos import db
 from prognos.endpoints import resolve
@@ -72,7 +69,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     prepare_database(url)
     with db.connect(url, autocommit=True) as conn:
         if settings.models.source == "rollup":
-            _catch_up_rollups(conn, _progress(True))
+            health_jobs.catch_up_rollups(conn, _progress(True))
         outcomes = training.train(
             conn,
             health_jobs.train_settings(settings, days=args.days),
@@ -84,18 +81,6 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     if not outcomes:
         print("no family has machines: nothing to train (prognos seed --fleet FILE)")
     return 0 if outcomes and all(o.version is not None for o in outcomes) else 1
-
-
-def _catch_up_rollups(conn: psycopg.Connection[Any], progress: Callable[[str], None]) -> None:
-    """Training reads the minute rollups: bring them up to date first, so that history
-    written without a running platform (``prognos sim --backfill``) is seen."""
-    from ingest.rollups import refresh_rollups  # noqa: PLC0415
-
-    done = refresh_rollups(conn, max_batches=None)
-    if done["busy"]:
-        progress("the rollup job of a running platform is refreshing the rollups")
-    elif done["minutes"]:
-        progress(f"brought the rollups up to date: {done['minutes']:,} minutes of readings")
 
 
 def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
@@ -147,6 +132,7 @@ def version_summary(
         "data_range": metadata.get("data_range"),
         "windows": metrics.get("windows"),
         "machines": metrics.get("machines"),
+        "readings_per_bucket": metrics.get("readings_per_bucket"),
         "alarm_threshold": metrics.get("alarm_threshold"),
         "held_out_alarm_rate": metrics.get("held_out_alarm_rate"),
         "classifier_accuracy": (modes or {}).get("held_out_accuracy"),
@@ -163,7 +149,7 @@ def versions_table(rows: list[dict[str, object]]) -> str:
 
     header = (
         f"{'family':<16} {'version':>7}  {'active':<6}  {'created':<16}  {'data':<23}  "
-        f"{'windows':>7} {'machines':>8} {'alarm':>6} {'held-out alarms':>15} "
+        f"{'windows':>7} {'machines':>8} {'readings':>8} {'alarm':>6} {'held-out alarms':>15} "
         f"{'classifier':>10}  scikit-learn"
     )
     lines = [header]
@@ -173,6 +159,7 @@ def versions_table(rows: list[dict[str, object]]) -> str:
             f"{r['family']!s:<16} {r['version']!s:>7}  {'yes' if r['active'] else '':<6}  "
             f"{str(r['created_at'])[:16]:<16}  {day(data[0])} .. {day(data[-1]):<10}  "
             f"{number(r['windows'], ','):>7} {number(r['machines'], 'd'):>8} "
+            f"{number(r['readings_per_bucket'], '.3g'):>8} "
             f"{number(r['alarm_threshold'], '.2f'):>6} "
             f"{number(r['held_out_alarm_rate'], '.2%'):>15} "
             f"{number(r['classifier_accuracy'], '.0%'):>10}  {r['scikit_learn'] or '-'}"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from models import scoring, training
@@ -12,7 +14,7 @@ from models.scoring import ScoringJob
 from prognos.model_alerts import ModelAlertJob
 from prognos.settings import Settings
 
-__all__ = ["ScoringJob", "schedule", "scoring_settings", "train_settings"]
+__all__ = ["ScoringJob", "catch_up_rollups", "schedule", "scoring_settings", "train_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,18 @@ def train_settings(settings: Settings, days: float | None = None) -> training.Tr
     return training.TrainSettings(
         days=days or m.training_days, window_s=m.window_s, bucket_s=m.bucket_s, source=m.source
     )
+
+
+def catch_up_rollups(conn: psycopg.Connection[Any], progress: Callable[[str], None]) -> None:
+    """Training reads the minute rollups: bring them up to date first, so that history
+    written without a running platform (``prognos sim --backfill``) is seen."""
+    from ingest.rollups import refresh_rollups  # noqa: PLC0415
+
+    done = refresh_rollups(conn, max_batches=None)
+    if done["busy"]:
+        progress("the rollup job of a running platform is refreshing the rollups")
+    elif done["minutes"]:
+        progress(f"brought the rollups up to date: {done['minutes']:,} minutes of readings")
 
 
 def schedule(scheduler: Any, pool: ConnectionPool, settings: Settings) -> ScoringJob | None:

@@ -132,6 +132,36 @@ def test_scoring_finds_the_faulty_machines_and_names_their_modes(
     assert count == MACHINES
 
 
+def test_telemetry_sampled_far_faster_than_the_history_is_not_scored(
+    conn: psycopg.Connection[Any],
+    pool: ConnectionPool,
+    registered: dict[str, int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """History of one reading a minute (a backfill at 60 s), telemetry of one a second:
+    the model's scores would flag every machine, so the job writes none for the family,
+    says why in every run's report and once in the log."""
+    sparse = synthetic.fleet(MACHINES, 60, windows=24, seed=4, start=DAY0, samples_per_bucket=1)
+    load_rollups(conn, sparse, registered)
+    load_rollups(conn, scored_hour(), registered)
+    (outcome,) = train(conn, SETTINGS, now=NOW - timedelta(hours=1))
+    assert outcome.version == 1, outcome.message
+    (version,) = registry.versions(conn, "concrete_pump")
+    assert version.metadata["metrics"]["readings_per_bucket"] == 1.0
+    assert len(version.metadata["metrics"]["unlearned_features"]) == 8  # every channel's noise
+    job = ScoringJob(pool, ScoringSettings(window_s=3600, bucket_s=60, source="rollup"))
+    with caplog.at_level("ERROR", logger="models.scoring"):
+        first = job.run_once(NOW)
+        second = job.run_once(NOW + timedelta(minutes=1))
+    for report in (first, second):
+        assert report.scored == 0
+        assert "60 readings a bucket, the model learned from 1" in report.skipped["concrete_pump"]
+    assert [r.getMessage() for r in caplog.records].count(
+        f"health scoring skips concrete_pump: {first.skipped['concrete_pump']}"
+    ) == 1
+    assert conn.execute("SELECT count(*) FROM health").fetchone() == (0,)
+
+
 def test_the_api_serves_the_fleet_health_and_each_machine_history(
     conn: psycopg.Connection[Any],
     pool: ConnectionPool,
@@ -214,6 +244,7 @@ def test_an_operator_lists_the_versions_and_rolls_back_to_an_earlier_one(
         meta = registry.versions(conn, "concrete_pump")[0].metadata
         assert first["data_range"] == meta["data_range"]
         assert first["windows"] == meta["metrics"]["windows"] == 24 * MACHINES
+        assert first["readings_per_bucket"] == 60.0  # synthetic minutes of 60 readings
         assert first["alarm_threshold"] == pytest.approx(meta["metrics"]["alarm_threshold"])
         assert first["classifier_accuracy"] == pytest.approx(
             meta["metrics"]["modes"]["held_out_accuracy"]

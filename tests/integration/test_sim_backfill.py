@@ -181,6 +181,8 @@ def test_prognos_train_learns_from_a_backfill_without_a_running_platform(
     assert cli.main(["train", "--days", "1"]) == 0
     out, err = capsys.readouterr()
     assert "brought the rollups up to date: 1,44" in err  # a day of minutes
+    # one reading a minute: the models learn everything but a sensor's noise, and say so
+    assert "1 reading a bucket in the history: the model cannot learn a sensor's noise" in err
     assert one(conn, "SELECT count(*) FROM rollup_dirty") == 0
     trained = sorted(line.split(":")[0] for line in out.splitlines() if "active" in line)
     assert trained == ["air_compressor", "concrete_pump", "excavator", "truck_crane"]

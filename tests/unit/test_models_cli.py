@@ -9,6 +9,7 @@ META = {
     "metrics": {
         "windows": 4465,
         "machines": 28,
+        "readings_per_bucket": 12.0,
         "alarm_threshold": 1.3,
         "held_out_alarm_rate": 0.0142,
         "modes": {"held_out_accuracy": 0.943},
@@ -35,6 +36,7 @@ def test_a_version_is_summarised_from_its_metadata() -> None:
         "2026-02-14",
         "4,465",
         "28",
+        "12",
         "1.30",
         "1.42%",
         "94%",
@@ -47,4 +49,4 @@ def test_metadata_without_metrics_shows_dashes_not_errors() -> None:
     assert row["windows"] is None
     assert row["data_range"] is None
     line = versions_table([row]).splitlines()[1]
-    assert line.split() == ["excavator", "1", "2026-12-01", "04:35", "?", "..", "?"] + ["-"] * 6
+    assert line.split() == ["excavator", "1", "2026-12-01", "04:35", "?", "..", "?"] + ["-"] * 7

@@ -8,7 +8,7 @@ import pytest
 
 from models import synthetic
 from models.errors import NotEnoughDataError
-from models.features import LoadModel, arrange, window_features
+from models.features import LoadModel, arrange, expected_range, window_features
 from models.injection import Injected
 
 CODES = [c.code for c in synthetic.PUMP] + ["operating_hours", "gps_lat"]
@@ -123,3 +123,60 @@ def test_flat_is_the_share_of_buckets_a_stuck_sensor_repeated_itself(
     assert f.loc[4, "coolant_temp:flat"] == pytest.approx(late.sum() / stuck.sum())
     assert f.drop(index=4)["coolant_temp:flat"].eq(0.0).all()
     assert f.loc[4, "hydraulic_pressure:flat"] == 0.0
+
+
+def test_expected_range_is_the_normal_range_in_standard_deviations() -> None:
+    """Known values: 2 / sqrt(pi) for two readings, the tables' 2.326 for five and 3.078
+    for ten, a simulated 4.64 for sixty; none for fewer than two or an unknown count."""
+    d2 = expected_range(np.array([[0, 1, 2], [5, 10, 60]], dtype=np.float64))
+    assert d2.shape == (2, 3)
+    assert d2[0, :2].tolist() == [0.0, 0.0]
+    assert d2[0, 2] == pytest.approx(2 / np.sqrt(np.pi), rel=1e-6)
+    assert d2[1, :2] == pytest.approx([2.326, 3.078], abs=1e-3)
+    samples = np.random.default_rng(0).normal(size=(100_000, 60))
+    assert d2[1, 2] == pytest.approx((samples.max(axis=1) - samples.min(axis=1)).mean(), rel=3e-3)
+    assert expected_range(np.array([np.nan]))[0] == 0.0
+
+
+def sampled(interval_s: int, sd: dict[str, float], minutes: int = 240) -> pd.DataFrame:
+    """Raw readings of one machine every ``interval_s`` seconds (its load steps once a
+    minute; each channel follows it, plus normal noise of ``sd``), aggregated into
+    one-minute buckets and one-hour windows as models/store.py does."""
+    rng = np.random.default_rng(interval_s)
+    channels = {c.code: c for c in synthetic.PUMP}
+    times = np.arange(0, minutes * 60, interval_s)
+    minute = times // 60
+    load = rng.uniform(0.3, 0.9, minutes)[minute]
+    frames = []
+    for code, noise in sd.items():
+        ch = channels[code]
+        value = ch.idle + (ch.full - ch.idle) * load + rng.normal(0.0, noise, times.size)
+        frames.append(pd.DataFrame({"channel": code, "minute": minute, "value": value}))
+    raw = pd.concat(frames)
+    out = (
+        raw.groupby(["channel", "minute"])["value"]
+        .agg(["mean", "min", "max", "count"])
+        .reset_index()
+    )
+    out["equipment_id"] = 1
+    out["window"] = out["minute"] // 60
+    out["bucket"] = pd.Timestamp("2026-11-30T00:00:00Z") + pd.to_timedelta(out["minute"], "min")
+    out["t_h"] = (out["minute"] % 60) / 60.0
+    return out.drop(columns="minute")
+
+
+def test_noise_is_the_sensors_deviation_whatever_the_sampling_rate() -> None:
+    """The same sensors read every 1, 5 or 10 seconds (60, 12 or 6 readings a bucket):
+    ``noise`` is the log of their standard deviation each time (within 0.15: four hourly
+    windows of 60 buckets; the raw mean range, as before, was 0.93 to 1.53 above it). Once a minute (a bucket of
+    one reading) a sensor's spread cannot be seen: NaN, not a sensor gone quiet."""
+    sd = {"engine_load": 1.5, "oil_pressure": 0.06, "pump_vibration": 0.12}
+    model = LoadModel.for_channels(list(sd))
+    model = model.fit(arrange(sampled(5, sd), model.channels))
+    for interval in (1, 5, 10):
+        f = window_features(sampled(interval, sd), model)
+        for code, deviation in sd.items():
+            assert f[f"{code}:noise"].to_numpy() == pytest.approx(np.log(deviation), abs=0.15)
+    slow = window_features(sampled(60, sd), model)
+    assert slow.filter(like=":noise").isna().all().all()
+    assert slow.filter(like=":level").notna().all().all()

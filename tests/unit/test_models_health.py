@@ -52,7 +52,7 @@ def test_a_changed_artefact_or_other_libraries_are_refused_before_unpickling() -
         artefacts.load(blob, sha, older, what="m", retrain="r")
     with pytest.raises(ModelVersionError, match="not a Prognos model artefact"):
         artefacts.load(pickle.dumps(1), sha, {}, what="m", retrain="r")
-    earlier = {**meta, "format": "prognos-family-model/1"}
+    earlier = {**meta, "format": "prognos-family-model/2"}
     with pytest.raises(ModelVersionError, match=r"another Prognos release .*Retrain it \(r\)"):
         artefacts.load(blob, sha, earlier, what="m", retrain="r")
 
