@@ -148,6 +148,11 @@ def _run_platform(
             secret = secret or secrets.token_hex(16)
             receiver = WebhookReceiver(secret=secret).start()
             urls = [receiver.url]
+        if demo and models and fleet is not None and settings.models.scoring_enabled:
+            # Imported here: scikit-learn and pandas stay out of processes that do not score.
+            from prognos import demo_models  # noqa: PLC0415
+
+            demo_models.prepare(endpoints.database_url, fleet, settings)
         platform = Platform(
             settings,
             endpoints,

@@ -1,0 +1,72 @@
+"""The demo's health models: a day of simulated history and one model per family, once.
+
+``prognos run --demo`` (``make demo``) starts on an empty database, and a health model
+needs history to learn each machine's healthy behaviour from. Before the platform
+starts, when a family of the demo fleet has no active model, :func:`prepare` writes a
+day of the fleet's readings into the database (``device_sim.backfill``, ending where
+readings already stored for its machines begin), brings the minute rollups up to date
+and trains every family (``models.training``). A later demo finds the models active and
+starts at once; ``prognos models list`` shows them.
+
+The history is sampled every ``HISTORY_INTERVAL_S`` seconds: within
+``models.family.SAMPLING_TOLERANCE`` of the live telemetry's one-second readings, so the
+models learn each sensor's noise and score the live buckets as they read the history's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from device_sim.backfill import backfill_db
+from device_sim.fleet import Fleet
+from prognos import db, health_jobs
+from prognos.runner import prepare_database
+from prognos.seed import seed
+from prognos.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HISTORY_DAYS = 1.0
+HISTORY_INTERVAL_S = 5.0  # 12 readings a one-minute bucket; the demo's live telemetry has 60
+
+
+def families_of(fleet: Fleet) -> set[str]:
+    return {fleet.model_of(m).family for m in fleet.machines}
+
+
+def prepare(
+    url: str, fleet: Fleet, settings: Settings, say: Callable[[str], None] = print
+) -> list[str]:
+    """Train the families of ``fleet`` that have no active model on a day of simulated
+    history; return the families trained (none when every one had a model)."""
+    from models import registry, training  # noqa: PLC0415 - heavy: only the demo needs it
+
+    prepare_database(url)
+    with db.connect(url, autocommit=True) as conn:
+        seed(conn, fleet)
+        missing = sorted(families_of(fleet) - set(registry.active_versions(conn)))
+    if not missing:
+        return []
+    say(
+        f"health models: none active for {', '.join(missing)}; simulating a day of history "
+        f"(a reading every {HISTORY_INTERVAL_S:g} s) and training one model per family "
+        "(once, about a minute)"
+    )
+    result = backfill_db(
+        fleet, url, days=HISTORY_DAYS, interval_s=HISTORY_INTERVAL_S, before_stored=True
+    )
+    say(
+        f"  {result.rows:,} readings, {result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC"
+    )
+    with db.connect(url, autocommit=True) as conn:
+        health_jobs.catch_up_rollups(conn, say)
+        outcomes = training.train(
+            conn,
+            health_jobs.train_settings(settings, days=HISTORY_DAYS),
+            families=missing,
+            progress=lambda message: log.info("%s", message),
+        )
+    for outcome in outcomes:
+        say(f"  {outcome.family}: {outcome.message}")
+    return [o.family for o in outcomes if o.version is not None]

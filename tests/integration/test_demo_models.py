@@ -1,0 +1,59 @@
+"""The demo's health models (prognos/demo_models.py) against the real database: the first
+demo writes a day of history at five-second sampling and trains one model per family on
+it; the scoring job then scores the demo's live hour (a reading a second) with those
+models; a second demo trains nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from device_sim.backfill import backfill_db
+from device_sim.fleet import load_fleet
+from models import registry
+from models.scoring import ScoringJob
+from prognos import demo_models, health_jobs
+from prognos.settings import Settings
+
+FLEET = Path(__file__).resolve().parents[2] / "examples" / "demo-fleet.toml"
+FAMILIES = ["air_compressor", "concrete_pump", "excavator", "truck_crane"]
+
+
+def test_the_demo_trains_its_models_once_and_they_score_the_live_telemetry(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, database_url: str, cli_env: Path
+) -> None:
+    fleet = load_fleet(FLEET)
+    said: list[str] = []
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    demo_models.prepare(database_url, fleet, Settings(), say=said.append)  # seeds, trains
+    registry_before = registry.active_versions(conn)
+    assert sorted(registry_before) == FAMILIES
+    assert "a reading every 5 s" in said[0]
+    for family in FAMILIES:
+        (version,) = registry.versions(conn, family)
+        assert version.metadata["metrics"]["readings_per_bucket"] == 12.0  # 5-s history
+        assert version.metadata["metrics"]["unlearned_features"] == []
+    # the demo then runs: an hour of live telemetry after the history, a reading a second
+    live = backfill_db(
+        fleet, database_url, days=1 / 24, interval_s=1.0, end=now + timedelta(hours=1)
+    )
+    assert live.start >= now - timedelta(seconds=5)
+    with psycopg.connect(database_url, autocommit=True) as own:
+        health_jobs.catch_up_rollups(own, said.append)
+    report = ScoringJob(pool, health_jobs.scoring_settings(Settings())).run_once(
+        now + timedelta(hours=1)
+    )
+    assert report.skipped == {}
+    assert report.scored == len(fleet.machines)
+    scores = conn.execute("SELECT score FROM health").fetchall()
+    assert len(scores) == len(fleet.machines)
+    assert sum(score > 50 for (score,) in scores) >= len(fleet.machines) - 1
+    # a second demo finds every family's model active: no history, no training
+    readings = conn.execute("SELECT count(*) FROM readings").fetchone()
+    assert demo_models.prepare(database_url, fleet, Settings(), say=said.append) == []
+    assert conn.execute("SELECT count(*) FROM readings").fetchone() == readings
+    assert registry.active_versions(conn) == registry_before
