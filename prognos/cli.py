@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from alerts.receiver import WebhookReceiver
@@ -42,8 +43,8 @@ def _wait_for_signal(tick: Callable[[], None] | None = None, every_s: float = 10
             tick()
 
 
-def _status_line(platform: Platform) -> str:
-    status = platform.status()
+def status_line(status: dict[str, Any]) -> str:
+    """The line a running platform prints every few seconds, from ``Platform.status``."""
     parts = []
     if "ingest" in status:
         ing = status["ingest"]
@@ -56,6 +57,11 @@ def _status_line(platform: Platform) -> str:
         parts.append(f"{status['alerts_opened']} alerts opened")
     if "webhooks_delivered" in status:
         parts.append(f"{status['webhooks_delivered']} webhooks delivered")
+    if "health_scored" in status:
+        parts.append(f"{status['health_scored']} health scores")
+    if status.get("health_skipped"):
+        families = ", ".join(sorted(status["health_skipped"]))
+        parts.append(f"health not scored for {families} (the log says why)")
     return "status: " + "; ".join(parts)
 
 
@@ -175,7 +181,9 @@ def _run_platform(
         print(f"  database:   {endpoints.database_url.split('@')[-1]}")
         print(f"  broker:     {endpoints.mqtt.host}:{endpoints.mqtt.port}")
         print("Press Ctrl-C to stop.\n", flush=True)
-        _wait_for_signal(lambda: print(_status_line(platform), flush=True) if platform else None)
+        _wait_for_signal(
+            lambda: print(status_line(platform.status()), flush=True) if platform else None
+        )
         print("\nstopping…", flush=True)
     finally:
         if platform is not None:

@@ -321,6 +321,10 @@ class Platform:
             out["retention_chunks_dropped"] = self.retention_job.chunks_dropped
         if self.scoring_job is not None:
             out["health_scored"] = self.scoring_job.scored
+            last = self.scoring_job.last
+            # families the last run could not score, and why (other library versions,
+            # telemetry sampled far from the model's history)
+            out["health_skipped"] = dict(last.skipped) if last is not None else {}
         if self.dispatcher is not None:
             out["webhooks_delivered"] = self.dispatcher.delivered
             out["webhook_failed_attempts"] = self.dispatcher.failed_attempts

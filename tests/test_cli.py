@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from prognos.cli import status_line
+
 COMMANDS = ["up", "down", "status", "migrate", "seed", "sim", "ingest", "api", "run"]
 
 
@@ -52,3 +54,19 @@ def test_invalid_settings_are_refused() -> None:
     out = prognos("status", env=env)
     assert out.returncode == 2
     assert "PROGNOS_MQTT_URL must look like mqtt://host:port" in out.stderr
+
+
+def test_the_status_line_says_what_ran_and_which_families_went_unscored() -> None:
+    status = {
+        "ingest": {"stored": 6400, "received": 256, "quarantined": {"schema": 1}, "duplicates": 0},
+        "alerts_opened": 1,
+        "webhooks_delivered": 2,
+        "health_scored": 16,
+        "health_skipped": {"excavator": "excavator: the telemetry has 60 readings a bucket ..."},
+    }
+    assert status_line(status) == (
+        "status: 6400 readings stored from 256 messages (1 quarantined, 0 duplicates); "
+        "1 alerts opened; 2 webhooks delivered; 16 health scores; "
+        "health not scored for excavator (the log says why)"
+    )
+    assert status_line({"health_scored": 0, "health_skipped": {}}) == "status: 0 health scores"
