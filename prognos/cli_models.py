@@ -13,7 +13,9 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from api.queries import model_versions
 from prognos import db
 from prognos.endpoints import resolve
 from prognos.errors import PrognosError
@@ -105,8 +107,8 @@ def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
             was = f"was {before}" if before is not None else "none was active"
             print(f"{args.family}: version {args.version} active ({was})")
             return 0
-        found = registry.versions(conn, args.family)
-    rows = [version_summary(v.family, v.version, v.created_at, v.active, v.metadata) for v in found]
+        # the rows GET /models serves (one query: both show the same fields), oldest first
+        rows = sorted(model_versions(conn, args.family), key=lambda r: (r["family"], r["version"]))
     if args.json:
         print(json.dumps(rows, default=str))
     elif not rows:
@@ -116,31 +118,9 @@ def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def version_summary(
-    family: str, version: int, created_at: object, active: bool, metadata: dict[str, object]
-) -> dict[str, object]:
-    """What an operator compares between versions, from a version's metadata."""
-    metrics = metadata.get("metrics")
-    metrics = metrics if isinstance(metrics, dict) else {}
-    modes = metrics.get("modes") if isinstance(metrics.get("modes"), dict) else {}
-    libraries = metadata.get("libraries")
-    return {
-        "family": family,
-        "version": version,
-        "active": active,
-        "created_at": str(created_at),
-        "data_range": metadata.get("data_range"),
-        "windows": metrics.get("windows"),
-        "machines": metrics.get("machines"),
-        "readings_per_bucket": metrics.get("readings_per_bucket"),
-        "alarm_threshold": metrics.get("alarm_threshold"),
-        "held_out_alarm_rate": metrics.get("held_out_alarm_rate"),
-        "classifier_accuracy": (modes or {}).get("held_out_accuracy"),
-        "scikit_learn": libraries.get("scikit-learn") if isinstance(libraries, dict) else None,
-    }
+def versions_table(rows: list[dict[str, Any]]) -> str:
+    """``prognos models list``'s table of the registry's versions (``model_versions``)."""
 
-
-def versions_table(rows: list[dict[str, object]]) -> str:
     def number(value: object, fmt: str) -> str:
         return format(value, fmt) if isinstance(value, int | float) else "-"
 
@@ -162,7 +142,8 @@ def versions_table(rows: list[dict[str, object]]) -> str:
             f"{number(r['readings_per_bucket'], '.3g'):>8} "
             f"{number(r['alarm_threshold'], '.2f'):>6} "
             f"{number(r['held_out_alarm_rate'], '.2%'):>15} "
-            f"{number(r['classifier_accuracy'], '.0%'):>10}  {r['scikit_learn'] or '-'}"
+            f"{number(r['classifier_accuracy'], '.0%'):>10}  "
+            f"{(r['libraries'] or {}).get('scikit-learn') or '-'}"
         )
     return "\n".join(lines)
 
