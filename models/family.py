@@ -88,32 +88,48 @@ class FamilyModel:
         clipped = np.clip(np.where(unseen, 0.0, z), -self.config.z_clip, self.config.z_clip)
         return pd.DataFrame(clipped, index=features.index, columns=self.feature_columns)
 
-    def sampling_ratio(self, features: pd.DataFrame) -> float | None:
-        """How many times as many readings a bucket ``features`` have as the training
-        history had (median over windows); None when either is unknown."""
+    def sampled_as_trained(self, features: pd.DataFrame) -> pd.Series:
+        """Windows whose readings a bucket are within ``SAMPLING_TOLERANCE`` of the training
+        history's (every window of a model that does not know its history's)."""
         trained = self.readings_per_bucket
-        if not trained or "readings" not in features or features.empty:
-            return None
-        return float(features["readings"].median()) / trained
+        if not trained or "readings" not in features:
+            return pd.Series(True, index=features.index)
+        ratio = features["readings"] / trained
+        return (ratio >= 1 / SAMPLING_TOLERANCE) & (ratio <= SAMPLING_TOLERANCE)
 
     def usable(self, features: pd.DataFrame) -> pd.Series:
         return features["buckets"] >= self.config.min_coverage * self.buckets_per_window
 
     def score(self, aggregates: pd.DataFrame) -> pd.DataFrame:
-        """Health of every (machine, window) in ``aggregates`` with enough data."""
+        """Health of every (machine, window) in ``aggregates`` with enough data, sampled
+        as the model's history was (``score_sampled``)."""
+        return self.score_sampled(aggregates)[0]
+
+    def score_sampled(self, aggregates: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, float]]:
+        """Health of every (machine, window) in ``aggregates`` with enough data, and the
+        machines left out because their telemetry is sampled far from the model's history
+        (their median readings a bucket): their bucket means are that much noisier or
+        smoother, which the model would read as faults. ``SamplingMismatchError`` when
+        that is every machine (the family's telemetry, not a machine's gateway)."""
         features = window_features(aggregates, self.load_model)
         features = features[self.usable(features)]
         if features.empty:
-            return _empty_scores(self.channels)
-        ratio = self.sampling_ratio(features)
-        if ratio is not None and not 1 / SAMPLING_TOLERANCE <= ratio <= SAMPLING_TOLERANCE:
-            trained = float(features["readings"].median()) / ratio
+            return _empty_scores(self.channels), {}
+        fits = self.sampled_as_trained(features)
+        if not fits.any():
             raise SamplingMismatchError(
-                f"{self.family}: the telemetry has {trained * ratio:.3g} readings a bucket, "
-                f"the model learned from {trained:.3g}: "
+                f"{self.family}: the telemetry has {features['readings'].median():.3g} readings "
+                f"a bucket, the model learned from {self.readings_per_bucket:.3g}: "
                 "its bucket means are that much noisier or smoother, which the model would "
                 "read as faults; retrain on history sampled as the telemetry is"
             )
+        odd = features.loc[~fits, "readings"].groupby(level="equipment_id").median()
+        missampled = dict(
+            zip(odd.index.astype(int).tolist(), odd.astype(float).tolist(), strict=True)
+        )
+        return self._score_features(features[fits]), missampled
+
+    def _score_features(self, features: pd.DataFrame) -> pd.DataFrame:
         z = self.z_scores(features)
         statistic = self.detector.statistic(z.to_numpy())
         share = self.detector.contributions(z.to_numpy())

@@ -46,6 +46,8 @@ class RunReport:
     anomalous: int = 0
     families: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    # per family, machines left out for their sampling: their readings a bucket
+    missampled: dict[str, dict[int, float]] = field(default_factory=dict)
     anomalous_machines: list[int] = field(default_factory=list)
 
 
@@ -64,6 +66,7 @@ class ScoringJob:
         self._models: dict[str, tuple[int, FamilyModel]] = {}
         self._lock = threading.Lock()
         self._refused: dict[str, int] = {}  # family: the model version it last refused
+        self._missampled: dict[str, set[int]] = {}  # family: machines last left out
         self.runs = 0
         self.scored = 0
         self.last: RunReport | None = None
@@ -95,6 +98,26 @@ class ScoringJob:
             self._refused[family] = version
             log.error("health scoring skips %s: %s", family, exc)
 
+    def _leave_out(
+        self, report: RunReport, family: str, model: FamilyModel, machines: dict[int, float]
+    ) -> None:
+        """Machines not scored for their sampling: in the report every run, in the log
+        whenever the set changes."""
+        if machines:
+            report.missampled[family] = machines
+        if set(machines) != self._missampled.get(family, set()):
+            self._missampled[family] = set(machines)
+            if machines:
+                listed = ", ".join(f"{m} ({r:.3g})" for m, r in sorted(machines.items()))
+                log.warning(
+                    "health scoring leaves out %d %s machines whose telemetry has far more or "
+                    "fewer readings a bucket than the model's history (%.3g): %s",
+                    len(machines),
+                    family,
+                    model.readings_per_bucket,
+                    listed,
+                )
+
     def run_once(self, now: datetime | None = None) -> RunReport:
         with self._lock:
             return self._run(now)
@@ -123,11 +146,12 @@ class ScoringJob:
                 if part.empty:
                     continue
                 try:
-                    scores = model.score(part)
+                    scores, missampled = model.score_sampled(part)
                 except SamplingMismatchError as exc:
                     self._refuse(report, family, version, exc)
                     continue
                 self._refused.pop(family, None)
+                self._leave_out(report, family, model, missampled)
                 if scores.empty:
                     continue
                 machines = scores.index.get_level_values("equipment_id").tolist()

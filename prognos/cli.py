@@ -62,6 +62,9 @@ def status_line(status: dict[str, Any]) -> str:
     if status.get("health_skipped"):
         families = ", ".join(sorted(status["health_skipped"]))
         parts.append(f"health not scored for {families} (the log says why)")
+    left_out = sum(len(m) for m in status.get("health_missampled", {}).values())
+    if left_out:
+        parts.append(f"{left_out} machines not scored, sampled unlike their model's history")
     return "status: " + "; ".join(parts)
 
 

@@ -325,6 +325,10 @@ class Platform:
             # families the last run could not score, and why (other library versions,
             # telemetry sampled far from the model's history)
             out["health_skipped"] = dict(last.skipped) if last is not None else {}
+            # machines left out for telemetry sampled unlike their model's history
+            out["health_missampled"] = (
+                {f: sorted(m) for f, m in last.missampled.items()} if last is not None else {}
+            )
         if self.dispatcher is not None:
             out["webhooks_delivered"] = self.dispatcher.delivered
             out["webhook_failed_attempts"] = self.dispatcher.failed_attempts

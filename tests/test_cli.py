@@ -63,10 +63,12 @@ def test_the_status_line_says_what_ran_and_which_families_went_unscored() -> Non
         "webhooks_delivered": 2,
         "health_scored": 16,
         "health_skipped": {"excavator": "excavator: the telemetry has 60 readings a bucket ..."},
+        "health_missampled": {"concrete_pump": [3, 4], "truck_crane": [9]},
     }
     assert status_line(status) == (
         "status: 6400 readings stored from 256 messages (1 quarantined, 0 duplicates); "
         "1 alerts opened; 2 webhooks delivered; 16 health scores; "
-        "health not scored for excavator (the log says why)"
+        "health not scored for excavator (the log says why); "
+        "3 machines not scored, sampled unlike their model's history"
     )
     assert status_line({"health_scored": 0, "health_skipped": {}}) == "status: 0 health scores"

@@ -162,6 +162,37 @@ def test_telemetry_sampled_far_faster_than_the_history_is_not_scored(
     assert conn.execute("SELECT count(*) FROM health").fetchone() == (0,)
 
 
+def test_a_machine_sampled_far_from_the_history_is_left_out_and_named_once(
+    conn: psycopg.Connection[Any],
+    pool: ConnectionPool,
+    registered: dict[str, int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The family reads every second, one machine's gateway once a minute: the job scores
+    the others and names that machine in its report every run, in the log once."""
+    load_rollups(conn, synthetic.fleet(MACHINES, 60, windows=24, seed=4, start=DAY0), registered)
+    hour = scored_hour()
+    sparse = synthetic.fleet(
+        MACHINES, 60, seed=4, noise_seed=1, start=DAY0 + pd.Timedelta(days=1), samples_per_bucket=1
+    )
+    odd = 2  # machine ids are 1..MACHINES
+    mixed = pd.concat([hour[hour["equipment_id"] != odd], sparse[sparse["equipment_id"] == odd]])
+    load_rollups(conn, mixed, registered)
+    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
+    job = ScoringJob(pool, ScoringSettings(window_s=3600, bucket_s=60, source="rollup"))
+    with caplog.at_level("WARNING", logger="models.scoring"):
+        reports = [job.run_once(NOW), job.run_once(NOW + timedelta(minutes=1))]
+    for report in reports:
+        assert report.missampled == {"concrete_pump": {odd: 1.0}}
+        assert report.scored == MACHINES - 1
+    left_out = [
+        r for r in caplog.records if "leaves out 1 concrete_pump machines" in r.getMessage()
+    ]
+    assert len(left_out) == 1
+    scored = {m for (m,) in conn.execute("SELECT DISTINCT equipment_id FROM health").fetchall()}
+    assert scored == set(range(1, MACHINES + 1)) - {odd}
+
+
 def test_the_api_serves_the_fleet_health_and_each_machine_history(
     conn: psycopg.Connection[Any],
     pool: ConnectionPool,

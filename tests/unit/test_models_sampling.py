@@ -5,6 +5,8 @@ cannot show it, trains a model that leaves it out and says so."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -92,3 +94,21 @@ def test_telemetry_sampled_far_faster_than_the_history_is_refused() -> None:
         SamplingMismatchError, match="60 readings a bucket, the model learned from 1"
     ):
         model.score(live())
+
+
+def test_a_machine_sampled_far_from_the_history_is_left_out_not_scored() -> None:
+    """One gateway sends a reading a minute while the family sends one a second: that
+    machine's bucket means are far noisier than the model knows (it would be flagged);
+    it is left out and named, and the others are scored."""
+    model, _ = trained(12)
+    fleet = live()
+    sparse = live(samples_per_bucket=1)
+    mixed = pd.concat([fleet[fleet["equipment_id"] != 4], sparse[sparse["equipment_id"] == 4]])
+    scores, missampled = model.score_sampled(mixed)
+    assert missampled == {4: 1.0}
+    machines = set(scores.index.get_level_values("equipment_id"))
+    assert machines == set(range(1, 31)) - {4}
+    assert not scores["anomalous"].any()
+    # scored as its neighbours are, it would have been a false alarm
+    unguarded = replace(model, readings_per_bucket=None)
+    assert 4 in anomalous(unguarded, mixed)
