@@ -56,9 +56,8 @@ def prepare(
     result = backfill_db(
         fleet, url, days=HISTORY_DAYS, interval_s=HISTORY_INTERVAL_S, before_stored=True
     )
-    say(
-        f"  {result.rows:,} readings, {result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC"
-    )
+    span = f"{result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC"
+    say(f"  {result.rows:,} readings, {span}")
     with db.connect(url, autocommit=True) as conn:
         health_jobs.catch_up_rollups(conn, say)
         outcomes = training.train(
