@@ -370,9 +370,12 @@ def unusual_machines(statistic: NDArray[np.float64], machines: NDArray[Any], z: 
 
 
 # the telemetry's readings a bucket may be this many times the training history's, or
-# this share of them, before its scores mean nothing (a model trained on 12 readings a
-# bucket reads 60 well, tested; on 1 it flags every machine on 60)
-SAMPLING_TOLERANCE = 8.0
+# this share of them: a bucket's mean of n readings carries the sensor's noise over
+# sqrt(n), which moves the residuals' correlation with the load. A model of 30 synthetic
+# pumps trained on 12 readings a bucket read 60 well, but the demo's models (a day of two
+# machines per family) trained on 12 flagged every machine a few minutes into 60, and
+# on 60 none; trained on 1, every one of 120 synthetic windows of 60 was flagged
+SAMPLING_TOLERANCE = 2.0
 UNOBSERVED_SHARE = 0.5  # a feature seen in fewer of the training windows is not learned
 
 

@@ -84,10 +84,10 @@ class SimSettings(BaseModel):
     interval_s: float = Field(1.0, gt=0, description="simulated seconds between samples")
     samples_per_message: int = Field(5, ge=1, description="samples batched in one message")
     backfill_interval_s: float = Field(
-        5.0,
+        60.0,
         gt=0,
-        description="sample interval of backfills: within a few times the live one, so that"
-        " models trained on them can score the live telemetry",
+        description="sample interval of backfills (models trained on them score only"
+        " telemetry sampled within 2x as often: docs/models.md, Sampling)",
     )
     buffer_samples: int = Field(3600, ge=1, description="store-and-forward buffer per machine")
     truth_file: Path | None = Field(None, description="fault truth CSV; default home/sim-truth.csv")

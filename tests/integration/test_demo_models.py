@@ -1,6 +1,6 @@
 """The demo's health models (prognos/demo_models.py) against the real database: the first
-demo writes a day of history at five-second sampling and trains one model per family on
-it; the scoring job then scores the demo's live hour (a reading a second) with those
+demo writes a day of history sampled as the live telemetry is (a reading a second) and
+trains one model per family on it; the scoring job then scores the demo's live hour (a reading a second) with those
 models; a second demo trains nothing."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 from psycopg_pool import ConnectionPool
 
@@ -32,10 +33,10 @@ def test_the_demo_trains_its_models_once_and_they_score_the_live_telemetry(
     demo_models.prepare(database_url, fleet, Settings(), say=said.append)  # seeds, trains
     registry_before = registry.active_versions(conn)
     assert sorted(registry_before) == FAMILIES
-    assert "a reading every 5 s" in said[0]
+    assert "a reading every 1 s, as live" in said[0]
     for family in FAMILIES:
         (version,) = registry.versions(conn, family)
-        assert version.metadata["metrics"]["readings_per_bucket"] == 12.0  # 5-s history
+        assert version.metadata["metrics"]["readings_per_bucket"] == 60.0  # as live
         assert version.metadata["metrics"]["unlearned_features"] == []
     # the demo then runs: an hour of live telemetry after the history, a reading a second
     live = backfill_db(
@@ -49,9 +50,16 @@ def test_the_demo_trains_its_models_once_and_they_score_the_live_telemetry(
     )
     assert report.skipped == {}
     assert report.scored == len(fleet.machines)
-    scores = conn.execute("SELECT score FROM health").fetchall()
-    assert len(scores) == len(fleet.machines)
-    assert sum(score > 50 for (score,) in scores) >= len(fleet.machines) - 1
+    # CP-0002's scripted coolant excursion (45 s into the demo) makes it the least
+    # healthy; the others are mostly healthy (two machines per family: loose models, and
+    # the restarted simulation's temperatures settle through the hour)
+    ranked = conn.execute(
+        "SELECT e.serial_number, h.score FROM health h JOIN equipment e ON e.id = h.equipment_id"
+        " ORDER BY h.score"
+    ).fetchall()
+    assert ranked[0][0] == "CP-0002"
+    assert ranked[0][1] < 50
+    assert float(np.median([score for _, score in ranked[1:]])) > 50
     # a second demo finds every family's model active: no history, no training
     readings = conn.execute("SELECT count(*) FROM readings").fetchone()
     assert demo_models.prepare(database_url, fleet, Settings(), say=said.append) == []
