@@ -87,7 +87,7 @@ class SimSettings(BaseModel):
         60.0,
         gt=0,
         description="sample interval of backfills (models trained on them score only"
-        " telemetry sampled within 2x as often: docs/models.md, Sampling)",
+        " telemetry sampled within a factor of 2 of it: docs/models.md, Sampling)",
     )
     buffer_samples: int = Field(3600, ge=1, description="store-and-forward buffer per machine")
     truth_file: Path | None = Field(None, description="fault truth CSV; default home/sim-truth.csv")
