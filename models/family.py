@@ -92,7 +92,7 @@ class FamilyModel:
         """Windows whose readings a bucket are within ``SAMPLING_TOLERANCE`` of the training
         history's (every window of a model that does not know its history's)."""
         trained = self.readings_per_bucket
-        if not trained or "readings" not in features:
+        if not trained:
             return pd.Series(True, index=features.index)
         ratio = features["readings"] / trained
         return (ratio >= 1 / SAMPLING_TOLERANCE) & (ratio <= SAMPLING_TOLERANCE)

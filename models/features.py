@@ -319,7 +319,7 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     trend = np.where(var_t > 1e-12, cov_tr / np.where(var_t > 1e-12, var_t, 1.0), 0.0)
 
     scale = model.magnitude if model.magnitude is not None else np.ones(len(model.channels))
-    noise, typical = _noise(arranged, codes, n, scale)
+    noise, typical = _noise(arranged, codes, n, scale, reported=reported, seen=seen)
 
     li = model.load_index
     load_corr, load_share, load_spread = _load_terms(
@@ -365,28 +365,33 @@ def expected_range(count: ArrayLike) -> Floats:
     readings or an unknown (NaN) count."""
     n = np.asarray(count, dtype=np.float64)
     whole = np.where(np.isfinite(n), np.maximum(np.rint(n), 0.0), 0.0).astype(np.int64)
-    wanted = [int(k) for k in np.unique(whole) if int(k) not in _expected_ranges]
+    unique, inverse = np.unique(whole, return_inverse=True)
+    wanted = [int(k) for k in unique if int(k) not in _expected_ranges]
     if wanted:
         k = np.asarray(wanted, dtype=np.float64)[:, None]
         inside = 1.0 - _RANGE_CDF[None, :] ** k - (1.0 - _RANGE_CDF[None, :]) ** k
         step = float(_RANGE_GRID[1] - _RANGE_GRID[0])
         _expected_ranges.update(zip(wanted, (inside.sum(axis=1) * step).tolist(), strict=True))
-    unique, inverse = np.unique(whole, return_inverse=True)
     table = np.asarray([_expected_ranges[int(k)] for k in unique], dtype=np.float64)
     return np.asarray(table[inverse].reshape(n.shape), dtype=np.float64)
 
 
 def _noise(
-    arranged: Arranged, codes: NDArray[np.int64], n: int, scale: Floats
+    arranged: Arranged,
+    codes: NDArray[np.int64],
+    n: int,
+    scale: Floats,
+    *,
+    reported: NDArray[np.bool_],
+    seen: Floats,
 ) -> tuple[Floats, Floats]:
     """Per (window, channel): the log of the mean within-bucket range over
     ``expected_range`` of the machine's typical readings a bucket (the median over the
     window's buckets of its fullest channel's count), and that count per window. A channel
     that lost readings still shows a smaller range, as it did; only the sampling rate is
-    divided out."""
+    divided out. ``reported``: rows x channels with a bucket; ``seen``: their count per
+    window."""
     ranges = arranged.stats["max"] - arranged.stats["min"]
-    reported = np.isfinite(ranges)
-    seen = _group_sums(reported.astype(np.float64), codes, n)
     mean_range = _group_sums(np.where(reported, ranges, 0.0), codes, n) / np.maximum(seen, 1.0)
     sent = np.nan_to_num(arranged.stats["count"]).max(axis=1)
     typical = pd.Series(sent).groupby(codes).median().reindex(range(n), fill_value=0.0)

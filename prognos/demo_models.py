@@ -45,10 +45,10 @@ def prepare(
 
     prepare_database(url)
     with db.connect(url, autocommit=True) as conn:
-        seed(conn, fleet)
         missing = sorted(families_of(fleet) - set(registry.active_versions(conn)))
-    if not missing:
-        return []
+        if not missing:
+            return []
+        seed(conn, fleet)  # the history needs the machines (the platform seeds them too)
     interval = settings.sim.interval_s
     say(
         f"health models: none active for {', '.join(missing)}; simulating a day of history "
