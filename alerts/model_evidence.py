@@ -38,9 +38,17 @@ class ModelAlertPolicy:
     clear_s: float = 6 * 3600.0
     critical_rul_h: float = 24.0
     sudden_jump: float = 2.0  # severe windows this many times an hour before: a sudden step
+    critical_expiry_s: float = 48 * 3600.0  # a leak alert this old on a running machine is stale
 
     def __post_init__(self) -> None:
-        for name in ("persist_s", "severe_persist_s", "max_gap_s", "evidence_s", "clear_s"):
+        for name in (
+            "persist_s",
+            "severe_persist_s",
+            "max_gap_s",
+            "evidence_s",
+            "clear_s",
+            "critical_expiry_s",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if not 0 < self.clear_ratio <= 1 <= self.severe_ratio:
@@ -136,6 +144,8 @@ class Flags:
     run_start: NDArray[np.int64]  # first row of the anomalous run the row belongs to
     evidence_start: NDArray[np.int64]  # first row of the run within evidence_s (observed)
     sensor_share: Floats
+    hour_start: NDArray[np.int64]  # first row of the run within persist_s (observed)
+    hour_sensor_share: Floats  # the sensor share of the vote over those windows
     severe_start: NDArray[np.int64]  # first row of the severe run (where the row is severe)
     severe_ready: NDArray[np.bool_]  # severe for severe_persist_s
     recent_start: NDArray[np.int64]  # first row of the severe run within persist_s (observed)
@@ -182,6 +192,8 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
             empty_i,
             np.zeros(0),
             empty_i,
+            np.zeros(0),
+            empty_i,
             empty_b,
             empty_i,
             empty_b,
@@ -213,21 +225,21 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
         np.searchsorted(key, key - policy.evidence_s, side="left"),
         np.maximum(run_start, machine_start),
     ).astype(np.int64)
-    recent_start = np.maximum(
-        np.searchsorted(key, key - policy.persist_s, side="left"),
-        np.maximum(severe_start, machine_start),
-    ).astype(np.int64)
+    hour_back = np.searchsorted(key, key - policy.persist_s, side="left")
+    recent_start = np.maximum(hour_back, np.maximum(severe_start, machine_start)).astype(np.int64)
+    hour_start = np.maximum(hour_back, np.maximum(run_start, machine_start)).astype(np.int64)
     sudden = _sudden(ratio, key, machine_start, channel=rows.channel, policy=policy)
     # the share of the evidence windows the model read as a sensor fault
     sensor_sum = np.cumsum(np.r_[0.0, (anomalous & rows.sensor_fault).astype(np.float64)])
     count = np.cumsum(np.r_[0.0, anomalous.astype(np.float64)])
     upto = np.arange(1, n + 1)
-    votes = count[upto] - count[evidence_start]
-    share = np.where(
-        votes > 0,
-        (sensor_sum[upto] - sensor_sum[evidence_start]) / np.where(votes > 0, votes, 1.0),
-        0.0,
-    )
+
+    def share_since(first: NDArray[np.int64]) -> Floats:
+        votes = count[upto] - count[first]
+        sensors = sensor_sum[upto] - sensor_sum[first]
+        return np.where(votes > 0, sensors / np.where(votes > 0, votes, 1.0), 0.0)
+
+    share = share_since(evidence_start)
     sensor = share >= policy.sensor_share
     return Flags(
         machine_ready=persistent & ~sensor,
@@ -236,6 +248,8 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
         run_start=run_start,
         evidence_start=evidence_start,
         sensor_share=share,
+        hour_start=hour_start,
+        hour_sensor_share=share_since(hour_start),
         severe_start=severe_start,
         severe_ready=severe_ready,
         recent_start=recent_start,

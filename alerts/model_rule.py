@@ -22,6 +22,14 @@ voted machine mode and so the parts. Its grade is ``critical`` for a mode that s
 the machine within hours (a seal or hose leak) or when the remaining useful life is at
 most ``critical_rul_h``, else ``major``.
 
+**Beside a sensor found faulty.** A sensor that died keeps its machine's run voting as
+a sensor for hours. When a sensor check of the machine has been open since before the
+last ``persist_s`` of the run, and that last stretch reads as the machine (sensor modes
+under ``sensor_share`` of its vote), a machine alert opens all the same: the open check
+explains the earlier windows. Not when the mode voted is read from the faulty sensor's
+measurand (``MODE_MEASURAND``: a leak from a pressure): a drifting pressure sensor looks
+like a leak, and the check already open says which it is.
+
 **One open alert per machine and cause.** The machine is one cause; each suspected
 sensor is another. A run first read as a sensor and later as the machine (early bearing
 wear shows in vibration alone) opens the machine alert too.
@@ -108,6 +116,13 @@ MODE_PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cooling_fouling": ("radiator / cooler", ("P-RAD", "P-COOLER")),
     "seal_hose_leak": ("hose / seals", ("P-HOSE", "P-SEAL")),
 }
+# The measurand each machine mode is read from first (docs/simulator.md's signatures).
+MODE_MEASURAND = {
+    "bearing_wear": "vibration",
+    "hydraulic_pump_wear": "pressure",
+    "cooling_fouling": "temp",
+    "seal_hose_leak": "pressure",
+}
 _SENSOR_PARTS = (("temp", "P-SENS-TEMP"), ("pressure", "P-SENS-PRES"), ("vibration", "P-SENS-VIB"))
 
 
@@ -160,11 +175,18 @@ def _hours(value: float) -> str:
 
 
 def alert_at(
-    rows: HealthRows, flags: Flags, i: int, policy: ModelAlertPolicy, *, sudden: bool = False
+    rows: HealthRows,
+    flags: Flags,
+    i: int,
+    policy: ModelAlertPolicy,
+    *,
+    sudden: bool = False,
+    sensor: bool | None = None,
 ) -> ModelAlert:
-    """The alert row ``i`` opens (its machine_ready or sensor_ready flag holds; with
-    ``sudden``, the sudden deterioration it shows on top of an open machine alert)."""
-    sensor = bool(flags.sensor_ready[i])
+    """The alert row ``i`` opens (its machine_ready or sensor_ready flag holds, or
+    ``sensor`` says which; with ``sudden``, the sudden deterioration it shows on top of
+    an open machine alert)."""
+    sensor = bool(flags.sensor_ready[i]) if sensor is None else sensor
     lo = int(flags.evidence_start[i])
     mode, mode_share, channel = vote(rows, lo, i, sensor)
     if not sensor:
@@ -311,28 +333,57 @@ def _by_machine(repairs: Sequence[Repair]) -> dict[int, list[Repair]]:
     return out
 
 
-def _opening(rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, float]) -> str | None:
+def _past_known_sensor(
+    rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, float], policy: ModelAlertPolicy
+) -> bool:
+    """Whether a run the evidence reads as a sensor fault reads as the machine over its
+    last hour, while a sensor check of the machine has been open since before that hour
+    on a sensor the machine mode is not read from: the sensor already found faulty
+    explains the earlier windows, not the machine's own fault arriving beside it (a hose
+    bursting on a machine whose vibration sensor died). A mode read from the faulty
+    sensor's measurand (a leak from a pressure whose sensor drifts) is that sensor's."""
+    if not (flags.sensor_ready[i] and flags.hour_ready[i]):
+        return False
+    if flags.hour_sensor_share[i] >= policy.sensor_share:
+        return False
+    machine = int(rows.equipment_id[i])
+    since = float(rows.time[int(flags.hour_start[i])])
+    faulty = [
+        c.channel or ""
+        for c, at in open_now.items()
+        if c.equipment_id == machine and c.key == SENSOR and at < since
+    ]
+    if not faulty:
+        return False
+    mode, _, _ = vote(rows, int(flags.hour_start[i]), i, False)
+    measurand = MODE_MEASURAND.get(mode or "")
+    return measurand is not None and not any(measurand in channel for channel in faulty)
+
+
+def _opening(
+    rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, float], policy: ModelAlertPolicy
+) -> str | None:
     """What row ``i`` opens: ``SUDDEN`` (a sudden deterioration on top of an open machine
     alert), the alert its flags call for (``MACHINE`` or ``SENSOR``), or nothing."""
     machine = int(rows.equipment_id[i])
-    if not (flags.machine_ready[i] or flags.sensor_ready[i]):
+    machine_ready = bool(flags.machine_ready[i]) or _past_known_sensor(
+        rows, flags, i, open_now, policy
+    )
+    sensor_ready = bool(flags.sensor_ready[i]) and not machine_ready
+    if not (machine_ready or sensor_ready):
         return None
-    if (
-        flags.machine_ready[i]
-        and not flags.hour_ready[i]
-        and _known_faulty(rows, flags, i, open_now)
-    ):
+    if machine_ready and not flags.hour_ready[i] and _known_faulty(rows, flags, i, open_now):
         return None  # the sensor already found faulty explains the anomaly
-    sudden = bool(flags.machine_ready[i]) and _sudden_since(rows, flags, i, open_now)
-    if flags.machine_ready[i] and (sudden or Cause(machine) in open_now):
+    sudden = machine_ready and _sudden_since(rows, flags, i, open_now)
+    if machine_ready and (sudden or Cause(machine) in open_now):
         mode, _ = machine_mode(rows, flags, i)
         if mode not in CRITICAL_MODES or Cause(machine, mode) in open_now:
             # the machine's alert is open already; a sudden step opens its own
             return SUDDEN if sudden else None
     run_start = float(rows.time[int(flags.run_start[i])])
-    if flags.sensor_ready[i] and _opened_in_run(open_now, machine, run_start):
+    if sensor_ready and _opened_in_run(open_now, machine, run_start):
         return None  # the machine alert of this anomaly covers its sensors too
-    return SENSOR if flags.sensor_ready[i] else MACHINE
+    return SENSOR if sensor_ready else MACHINE
 
 
 def _step(
@@ -356,10 +407,10 @@ def _step(
             del open_now[cause]
             out.append(Transition("close", cause, at))
         return out
-    opens = _opening(rows, flags, i, open_now)
+    opens = _opening(rows, flags, i, open_now, policy)
     if opens is None:
         return out
-    alert = alert_at(rows, flags, i, policy, sudden=opens == SUDDEN)
+    alert = alert_at(rows, flags, i, policy, sudden=opens == SUDDEN, sensor=opens == SENSOR)
     if alert.cause not in open_now:
         open_now[alert.cause] = t
         out.append(Transition("open", alert.cause, at, alert))

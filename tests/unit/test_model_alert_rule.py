@@ -332,6 +332,38 @@ def test_a_sensor_already_found_faulty_needs_the_full_hour() -> None:
     assert events[1].at == T0 + timedelta(seconds=13 * STEP)
 
 
+def sensor_then_leak(sensor_channel: str) -> list[dict[str, Any]]:
+    """Six hours read as a failed sensor, then an hour and more read as a leak."""
+    dead = anomalous(18, mode="sensor_dropout", sensor=True, channel=sensor_channel)
+    return healthy(3) + dead + anomalous(6, mode="seal_hose_leak", channel=sensor_channel)
+
+
+def test_a_leak_beside_a_sensor_found_faulty_opens_its_alert_once_the_hour_reads_so() -> None:
+    """A run read as a dead vibration sensor (its check open) turns into a leak: the six
+    hours of evidence still read as the sensor, but the sensor already found faulty
+    explains those windows, so once the last hour reads as the machine its alert opens."""
+    events = opened(replay(rows((5, sensor_then_leak("pump_vibration"))), POLICY))
+    assert [e.cause for e in events] == [
+        Cause(5, SENSOR, "pump_vibration"),
+        Cause(5, "seal_hose_leak"),
+    ]
+    # leak windows 21..26: the hour 20..23 holds one sensor window of four (22: two)
+    assert events[1].at == T0 + timedelta(seconds=23 * STEP)
+    assert events[1].alert is not None
+    assert events[1].alert.kind == MACHINE
+    assert events[1].alert.grade == "critical"
+    series = sensor_then_leak("pump_vibration")
+    expected = replay(rows((1, series)), POLICY)
+    assert decided_window_by_window(series) == [(t.action, t.cause, t.at) for t in expected]
+
+
+def test_a_leak_read_from_the_faulty_sensors_own_measurand_stays_that_sensors() -> None:
+    """A pressure sensor drifting reads as a leak (a pressure falling) once it drifts far:
+    with that sensor's check open, the leak is the sensor's, not the machine's."""
+    events = opened(replay(rows((5, sensor_then_leak("hydraulic_pressure"))), POLICY))
+    assert [e.cause for e in events] == [Cause(5, SENSOR, "hydraulic_pressure")]
+
+
 def test_a_critical_mode_is_voted_by_the_last_hour_of_the_severe_run() -> None:
     """A long severe run that turns into a leak names the leak once the last hour says so,
     however long the run voted for another mode before. (The step itself, led by another
