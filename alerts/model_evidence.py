@@ -38,7 +38,7 @@ class ModelAlertPolicy:
     clear_s: float = 6 * 3600.0
     critical_rul_h: float = 24.0
     sudden_jump: float = 2.0  # severe windows this many times an hour before: a sudden step
-    critical_expiry_s: float = 48 * 3600.0  # a leak alert this old on a running machine is stale
+    sensor_cover_s: float = 24 * 3600.0  # a machine alert covers its run's sensors this long
 
     def __post_init__(self) -> None:
         for name in (
@@ -47,7 +47,7 @@ class ModelAlertPolicy:
             "max_gap_s",
             "evidence_s",
             "clear_s",
-            "critical_expiry_s",
+            "sensor_cover_s",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")

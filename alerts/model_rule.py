@@ -32,7 +32,9 @@ like a leak, and the check already open says which it is.
 
 **One open alert per machine and cause.** The machine is one cause; each suspected
 sensor is another. A run first read as a sensor and later as the machine (early bearing
-wear shows in vibration alone) opens the machine alert too.
+wear shows in vibration alone) opens the machine alert too. A run whose machine alert
+opened in the last ``sensor_cover_s`` opens no sensor check (the technician checks the
+sensors on that visit); a sensor failing later in a long anomaly gets its own.
 
 **Sudden deterioration.** A machine with a machine alert open can fail a second way: a
 hose bursts on a machine whose bearing has been wearing for weeks. Its windows carry
@@ -381,7 +383,8 @@ def _opening(
             # the machine's alert is open already; a sudden step opens its own
             return SUDDEN if sudden else None
     run_start = float(rows.time[int(flags.run_start[i])])
-    if sensor_ready and _opened_in_run(open_now, machine, run_start):
+    since = max(run_start, float(rows.time[i]) - policy.sensor_cover_s)
+    if sensor_ready and _opened_in_run(open_now, machine, since):
         return None  # the machine alert of this anomaly covers its sensors too
     return SENSOR if sensor_ready else MACHINE
 

@@ -276,6 +276,19 @@ def test_no_sensor_check_for_the_anomaly_a_machine_alert_covers() -> None:
     assert causes == [Cause(1, MACHINE)]
 
 
+def test_a_sensor_failing_a_day_into_a_machine_alert_gets_its_own_check() -> None:
+    """The machine alert's technician checks the sensors on the visit; a sensor that
+    fails a day later, the machine's anomaly still running, is news: its own check."""
+    wear = anomalous(80)  # 26.7 h: the machine alert opens after the first hour
+    dead = anomalous(20, mode="sensor_dropout", sensor=True, channel="coolant_temp")
+    events = opened(replay(rows((1, wear + dead)), POLICY))
+    assert [e.cause for e in events] == [Cause(1, MACHINE), Cause(1, SENSOR, "coolant_temp")]
+    assert events[1].at - events[0].at > timedelta(seconds=POLICY.sensor_cover_s)
+    series = wear + dead
+    expected = replay(rows((1, series)), POLICY)
+    assert decided_window_by_window(series) == [(t.action, t.cause, t.at) for t in expected]
+
+
 def test_machines_are_independent() -> None:
     transitions = replay(rows((1, healthy(10)), (2, anomalous(4)), (3, anomalous(2))), POLICY)
     assert [t.cause.equipment_id for t in opened(transitions)] == [2]
