@@ -5,8 +5,14 @@ needs history to learn each machine's healthy behaviour from. Before the platfor
 starts, when a family of the demo fleet has no active model, :func:`prepare` writes a
 day of the fleet's readings into the database (``device_sim.backfill``, ending where
 readings already stored for its machines begin), brings the minute rollups up to date
-and trains every family (``models.training``). A later demo finds the models active and
-starts at once; ``prognos models list`` shows them.
+and trains every family (``models.training``) on exactly that day. A later demo finds the
+models active and starts at once; ``prognos models list`` shows them.
+
+The history is the fleet's healthy past: the fleet file's scripted faults (CP-0002's
+coolant excursion, 45 s after a simulation starts) are the live demo's. Written into the
+history too, the excursion ran through its whole day, the concrete pumps' model learnt
+it as that machine's normal, and whether the live excursion then read as a fault
+depended on where the training windows happened to fall (a test failed on it).
 
 The history is sampled as the live telemetry is (``PROGNOS_SIM__INTERVAL_S``, a reading a
 second): a bucket's mean of sixty readings is smoother than one of twelve, and the demo's
@@ -17,8 +23,10 @@ minutes into the live telemetry; docs/models.md, "Sampling").
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from device_sim.backfill import backfill_db
 from device_sim.fleet import Fleet
@@ -37,10 +45,16 @@ def families_of(fleet: Fleet) -> set[str]:
 
 
 def prepare(
-    url: str, fleet: Fleet, settings: Settings, say: Callable[[str], None] = print
+    url: str,
+    fleet: Fleet,
+    settings: Settings,
+    say: Callable[[str], None] = print,
+    *,
+    end: datetime | None = None,
 ) -> list[str]:
     """Train the families of ``fleet`` that have no active model on a day of simulated
-    history; return the families trained (none when every one had a model)."""
+    history ending at ``end`` (now), or where the fleet's stored readings begin; return
+    the families trained (none when every one had a model)."""
     from models import registry, training  # noqa: PLC0415 - heavy: only the demo needs it
 
     prepare_database(url)
@@ -55,7 +69,13 @@ def prepare(
         f"(a reading every {interval:g} s, as live) and training one model per family "
         "(once, about a minute)"
     )
-    result = backfill_db(fleet, url, days=HISTORY_DAYS, interval_s=interval, before_stored=True)
+    # the fleet's healthy past: its scripted faults are the live demo's show (CP-0002's
+    # coolant excursion 45 s in), and written into the history from its start they would
+    # be learnt as that machine's normal
+    healthy = dataclasses.replace(fleet, faults=(), scheduled=(), fault_rates={})
+    result = backfill_db(
+        healthy, url, days=HISTORY_DAYS, interval_s=interval, end=end, before_stored=True
+    )
     span = f"{result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC"
     say(f"  {result.rows:,} readings, {span}")
     with db.connect(url, autocommit=True) as conn:
@@ -64,6 +84,7 @@ def prepare(
             conn,
             health_jobs.train_settings(settings, days=HISTORY_DAYS),
             families=missing,
+            now=result.end,  # on that day, however long ago the stored readings began
             progress=lambda message: log.info("%s", message),
         )
     for outcome in outcomes:

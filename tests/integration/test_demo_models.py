@@ -22,6 +22,7 @@ from prognos.settings import Settings
 
 FLEET = Path(__file__).resolve().parents[2] / "examples" / "demo-fleet.toml"
 FAMILIES = ["air_compressor", "concrete_pump", "excavator", "truck_crane"]
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def test_the_demo_trains_its_models_once_and_they_score_the_live_telemetry(
@@ -29,8 +30,10 @@ def test_the_demo_trains_its_models_once_and_they_score_the_live_telemetry(
 ) -> None:
     fleet = load_fleet(FLEET)
     said: list[str] = []
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    demo_models.prepare(database_url, fleet, Settings(), say=said.append)  # seeds, trains
+    # a fixed instant: the simulated fleet's shifts, loads and temperatures depend on the
+    # time of day, and the ranking below must not depend on when the test runs
+    now = NOW
+    demo_models.prepare(database_url, fleet, Settings(), say=said.append, end=now)
     registry_before = registry.active_versions(conn)
     assert sorted(registry_before) == FAMILIES
     assert "a reading every 1 s, as live" in said[0]
@@ -38,6 +41,18 @@ def test_the_demo_trains_its_models_once_and_they_score_the_live_telemetry(
         (version,) = registry.versions(conn, family)
         assert version.metadata["metrics"]["readings_per_bucket"] == 60.0  # as live
         assert version.metadata["metrics"]["unlearned_features"] == []
+        # trained on exactly the day of history, whenever the test runs
+        assert version.metadata["requested_range"][1] == NOW.isoformat()
+    # the history is the fleet's healthy past: CP-0002's scripted excursion (its coolant
+    # out of its valid range 45 s in) is the live demo's, not learnt as its normal
+    hottest = conn.execute(
+        "SELECT max(r.value), max(c.valid_max) FROM readings r"
+        " JOIN equipment e ON e.id = r.equipment_id JOIN channels c ON c.id = r.channel_id"
+        " WHERE e.serial_number = 'CP-0002' AND c.code = 'coolant_temp' AND r.time <= %s",
+        (now,),
+    ).fetchone()
+    assert hottest is not None
+    assert hottest[0] < hottest[1]
     # the demo then runs: an hour of live telemetry after the history, a reading a second
     live = backfill_db(
         fleet, database_url, days=1 / 24, interval_s=1.0, end=now + timedelta(hours=1)
