@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from models.baseline import MachineBaseline
 from models.errors import NotEnoughDataError, SamplingMismatchError
-from models.features import FEATURES, LoadModel, arrange, window_features
+from models.features import FEATURES, LoadModel, arrange, feature_names, window_features
 from models.injection import SENSOR_MODES
 from models.mode_training import train_classifier
 from models.modes import FailureModeClassifier, signatures
@@ -75,7 +75,7 @@ class FamilyModel:
 
     @property
     def feature_columns(self) -> list[str]:
-        return [f"{c}:{f}" for c in self.channels for f in FEATURES]
+        return feature_names(self.channels)
 
     def z_scores(self, features: pd.DataFrame) -> pd.DataFrame:
         """Each feature against its machine's healthy level; 0 where a window could not
@@ -253,9 +253,7 @@ def train_from_features(
             f"{family}: {readings:.3g} reading a bucket in the history: the model cannot learn "
             "a sensor's noise, and scores only telemetry sampled as sparsely"
         )
-    features, unlearned = fill_unobserved(
-        features, [f"{c}:{f}" for c in load_model.channels for f in FEATURES]
-    )
+    features, unlearned = fill_unobserved(features, feature_names(load_model.channels))
     if unlearned:
         say(
             f"{family}: {len(unlearned)} features not learned, the history shows no spread "
@@ -270,6 +268,7 @@ def train_from_features(
     model = _fit_detection(
         family, load_model, features, buckets_per_window, config, unlearned=unlearned
     )
+    model.readings_per_bucket = readings
     suspects = set(model.baseline.suspects_.tolist())
     # The alarm threshold comes from windows the baselines and detector did not see: fit
     # on each machine's earlier 75 % of windows, score the later 25 % (in-sample
@@ -408,7 +407,7 @@ def _fit_detection(
     unlearned: tuple[str, ...] = (),
 ) -> FamilyModel:
     """Machine baselines and the detector on ``features`` (threshold still unset)."""
-    columns = [f"{c}:{f}" for c in load_model.channels for f in FEATURES]
+    columns = feature_names(load_model.channels)
     machines = features.index.get_level_values("equipment_id").to_numpy()
     baseline = MachineBaseline(
         prior_rows=config.prior_rows,
@@ -430,7 +429,6 @@ def _fit_detection(
         buckets_per_window=buckets_per_window,
         config=config,
         unlearned=unlearned,
-        readings_per_bucket=float(features["readings"].median()),
     )
     # the detector learns healthy behaviour from the machines that look healthy
     healthy = ~np.isin(machines, baseline.suspects_)
