@@ -277,6 +277,15 @@ def render(report: dict[str, Any]) -> str:
         f"{report['training']['from'][:10]} .. {report['training']['until'][:10]}, tested "
         f"{report['test']['from'][:10]} .. {report['test']['until'][:10]} "
         f"({report['machine_months']} machine-months; {report['seconds']['total_s']} s)",
+    ]
+    if report.get("health_scored_at") and "training_s" not in report["seconds"]:
+        lines.append(
+            f"The rule alone, on the health scored {report['health_scored_at'][:16].replace('T', ' ')} UTC."
+        )
+    if report.get("policy_changes"):
+        changed = ", ".join(f"{k}={v:g}" for k, v in report["policy_changes"].items())
+        lines.append(f"Rule settings not the shipped ones: {changed}.")
+    lines += [
         "",
         f"{'machine faults':<22} {'due':>4} {'caught':>6} {'recall':>7} {'observable':>10} "
         f"{'recall obs.':>11} {'lead median h':>13} {'lead p10 h':>10}",

@@ -47,7 +47,12 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
             from prognos import eval_sim  # noqa: PLC0415 - heavy: only this command needs it
 
             report = eval_sim.main(
-                args.fleet, progress=_progress(show), truth_csv=args.truth, workdir=args.workdir
+                args.fleet,
+                progress=_progress(show),
+                truth_csv=args.truth,
+                workdir=args.workdir,
+                policy=eval_sim.policy_from(args.policy),
+                rule_only=args.rule_only,
             )
         elif args.target == "skab":
             directory = args.data or data_root / "skab"
@@ -192,6 +197,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=Path,
         help="sim: keep the database here; a later run of the same fleet file reuses its "
         "history and only trains, replays and measures (about a minute instead of three)",
+    )
+    p.add_argument(
+        "--rule-only",
+        action="store_true",
+        help="sim: replay only the model-alert rule, on the health rows the last run with "
+        "this --workdir and fleet file scored (seconds; no database started)",
+    )
+    p.add_argument(
+        "--policy",
+        action="append",
+        metavar="NAME=VALUE",
+        help="sim: a model-alert rule setting for this run, for example persist_s=1800 "
+        "(repeatable; the names are alerts.model_evidence.ModelAlertPolicy's fields)",
     )
     p.add_argument(
         "--data",

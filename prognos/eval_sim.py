@@ -20,7 +20,11 @@ With a work directory (``--workdir DIR``) the private PostgreSQL lives in DIR an
 the history between runs: a later run of the same fleet file (byte for byte) skips
 step 1 (two thirds of the time) and trains and replays afresh, so a change to the models
 or the rule is measured on the same readings in about a minute. Any other fleet file,
-or asking for the truth CSV, rebuilds the history first.
+or asking for the truth CSV, rebuilds the history first. The run also keeps what the rule
+is replayed on (the test period's health rows and the fault truth, ``HEALTH_KEPT``):
+``rule_only=True`` (``--rule-only``) replays the rule on those alone, in seconds and
+without starting PostgreSQL, so the rule's settings (``--policy NAME=VALUE``) can be tried
+on the health the models gave on the last run.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,6 +56,7 @@ from models.replay import ALERT_STEP_S, ReplaySettings
 from models.replay import replay as replay_health
 from prognos import migrations
 from prognos.bench_ingest import with_dbname
+from prognos.eval_kept import Scored, read_scored, write_scored
 from prognos.localservices import LocalServices
 from prognos.seed import seed
 
@@ -123,6 +128,28 @@ def service_records(
     return out
 
 
+def policy_from(overrides: list[str] | None) -> ModelAlertPolicy:
+    """The model-alert policy with ``NAME=VALUE`` overrides of its fields (numbers), so
+    the rule's settings can be tried without editing code."""
+    names = {f.name for f in fields(ModelAlertPolicy)}
+    changes: dict[str, float] = {}
+    for item in overrides or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in names:
+            raise DataError(
+                f"--policy {item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(names))}"
+            )
+        try:
+            changes[name] = float(value)
+        except ValueError:
+            raise DataError(f"--policy {item!r}: {value.strip()!r} is not a number") from None
+    try:
+        return replace(ModelAlertPolicy(), **changes)
+    except ValueError as exc:
+        raise DataError(f"--policy: {exc}") from exc
+
+
 def evaluate(
     fleet: Fleet,
     plan: Plan,
@@ -131,6 +158,7 @@ def evaluate(
     policy: ModelAlertPolicy | None = None,
     truth_csv: Path | None = None,
     progress: Progress = lambda _m: None,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     """Run the whole evaluation on the (empty, migrated) database at ``url``."""
     began = time.monotonic()
@@ -143,6 +171,7 @@ def evaluate(
         policy=policy,
         progress=progress,
         timings={"backfill_s": time.monotonic() - began},
+        keep=keep,
     )
 
 
@@ -193,19 +222,37 @@ def measure(
     policy: ModelAlertPolicy | None = None,
     progress: Progress = lambda _m: None,
     timings: dict[str, float] | None = None,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     """Train on the plan's training period of the history at ``url``, replay the test
-    period, and measure the alerts against the fault truth stored there."""
-    policy = policy or ModelAlertPolicy()
+    period, and measure the alerts against the fault truth stored there; with ``keep``,
+    what the rule was replayed on is also written to that file (:func:`kept_scoring`)."""
     timings = dict(timings or {})
-    began = time.monotonic() - sum(timings.values())
+    scored = score(plan, url, readings=readings, progress=progress, timings=timings)
+    if keep is not None:
+        write_scored(keep, scored)
+    return measure_scored(fleet, plan, scored, policy=policy, timings=timings)
+
+
+def score(
+    plan: Plan,
+    url: str,
+    *,
+    readings: int,
+    progress: Progress = lambda _m: None,
+    timings: dict[str, float] | None = None,
+) -> Scored:
+    """Train each family on the training period and replay the scoring job over the test
+    period (``timings`` gets ``training_s`` and ``replay_s``)."""
+    timings = timings if timings is not None else {}
     with psycopg.connect(url, autocommit=True) as conn:
         faults = _faults(conn)
     step = time.monotonic()
     exclude = service_records(faults, plan.start, plan.split)
+    excluded = sum(len(v) for v in exclude.values())
     progress(
         f"training on {plan.start:%Y-%m-%d} .. {plan.split:%Y-%m-%d} "
-        f"({sum(len(v) for v in exclude.values())} service records left out) ..."
+        f"({excluded} service records left out) ..."
     )
     settings = training.TrainSettings(
         days=plan.train_days, window_s=plan.window_s, bucket_s=plan.bucket_s, source="raw"
@@ -221,7 +268,24 @@ def measure(
         step = time.monotonic()
         health, models = _replay(conn, plan, progress)
     timings["replay_s"] = time.monotonic() - step
+    return Scored(health, faults, models, readings, excluded, datetime.now(UTC))
+
+
+def measure_scored(
+    fleet: Fleet,
+    plan: Plan,
+    scored: Scored,
+    *,
+    policy: ModelAlertPolicy | None = None,
+    timings: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Replay the model-alert rule over the scored health and measure its alerts against
+    the fault truth: the report."""
+    policy = policy or ModelAlertPolicy()
+    timings = dict(timings or {})
+    began = time.monotonic() - sum(timings.values())
     step = time.monotonic()
+    health, faults = scored.health, scored.faults
     alerts, transitions = _alerts(health, policy, repairs(faults, plan.split, plan.end))
     observable = _observable(faults, health, plan)
     machines = int(health["equipment_id"].nunique()) if not health.empty else 0
@@ -246,15 +310,43 @@ def measure(
         },
         "training": {"from": plan.start.isoformat(), "until": plan.split.isoformat()},
         "test": {"from": plan.split.isoformat(), "until": plan.end.isoformat()},
-        "readings": readings,
-        "service_records_excluded": sum(len(v) for v in exclude.values()),
+        "readings": scored.readings,
+        "service_records_excluded": scored.service_records_excluded,
         "health_rows": len(health),
+        "health_scored_at": scored.scored_at.isoformat(),
         "transitions": len(transitions),
         **metrics,
-        "models": models,
+        "models": scored.models,
         "policy": asdict(policy),
+        "policy_changes": {
+            k: v for k, v in asdict(policy).items() if v != asdict(ModelAlertPolicy())[k]
+        },
         "seconds": {k: round(v, 1) for k, v in timings.items()},
     }
+
+
+def kept_scoring(home: Path, fingerprint: str) -> Scored:
+    """What the last full run with ``home`` as its work directory replayed the rule on,
+    if that run was of the fleet file with this fingerprint."""
+    try:
+        marker = json.loads((home / HISTORY_MARKER).read_text())
+    except (OSError, ValueError):
+        marker = None
+    kept = home / HEALTH_KEPT
+    if not isinstance(marker, dict) or marker.get("fleet_sha256") != fingerprint:
+        raise DataError(
+            f"{home} keeps no history of this fleet file: run `prognos eval sim` with it and "
+            f"--workdir {home} first"
+        )
+    if not kept.is_file():
+        raise DataError(
+            f"{home} keeps no scored health: run `prognos eval sim --workdir {home}` once "
+            "without --rule-only first"
+        )
+    try:
+        return read_scored(kept)
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{kept} cannot be read ({exc}): run once without --rule-only") from exc
 
 
 def _indent(progress: Progress) -> Progress:
@@ -347,6 +439,7 @@ def _observable(faults: list[sim_metrics.Fault], health: pd.DataFrame, plan: Pla
 
 
 HISTORY_MARKER = "eval-sim-history.json"
+HEALTH_KEPT = "eval-sim-health.npz"
 DATABASE = "prognos_eval_sim"
 
 
@@ -356,30 +449,48 @@ def main(
     progress: Progress = lambda _m: None,
     truth_csv: Path | None = None,
     workdir: Path | None = None,
+    policy: ModelAlertPolicy | None = None,
+    rule_only: bool = False,
 ) -> dict[str, Any]:
     """Start a private PostgreSQL, evaluate, stop it; the report. The database is a fresh
     one in a temporary directory, or in ``workdir`` the one kept there (see the module
-    docstring)."""
+    docstring). ``rule_only`` replays the rule on the health kept in ``workdir``."""
     path = fleet_path or DEFAULT_FLEET
     fleet = load_fleet(path)
     plan = load_plan(path)
+    fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()
+    if rule_only:
+        if workdir is None or truth_csv is not None:
+            raise DataError("--rule-only replays the health kept in a --workdir (and no --truth)")
+        scored = kept_scoring(workdir, fingerprint)
+        progress(
+            f"replaying the rule on the health kept in {workdir} ({len(scored.health):,} "
+            f"windows, scored {scored.scored_at:%Y-%m-%d %H:%M} UTC) ..."
+        )
+        report = measure_scored(fleet, plan, scored, policy=policy)
+        report["fleet"] = str(path)
+        return report
     home = workdir or Path(tempfile.mkdtemp(prefix="prognos-eval-sim-"))
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o755)
+    keep = home / HEALTH_KEPT if workdir is not None else None
     services = LocalServices(home, durable=False)
     try:
         progress("starting a private PostgreSQL + TimescaleDB ...")
         endpoints = services.start(postgres=True, mosquitto=False)
         url = with_dbname(endpoints.database_url, DATABASE)
         admin = with_dbname(endpoints.database_url, "postgres")
-        fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()
         kept = None if truth_csv else _kept_history(home, admin, fingerprint)
         if kept is not None:
             progress(f"reusing the history kept in {home} ({kept:,} readings)")
-            report = measure(fleet, plan, url, readings=kept, progress=progress)
+            report = measure(
+                fleet, plan, url, readings=kept, policy=policy, progress=progress, keep=keep
+            )
         else:
             _fresh_database(admin, url, home)
-            report = evaluate(fleet, plan, url, progress=progress, truth_csv=truth_csv)
+            report = evaluate(
+                fleet, plan, url, policy=policy, progress=progress, truth_csv=truth_csv, keep=keep
+            )
             if workdir is not None:
                 marker = {"fleet_sha256": fingerprint, "readings": report["readings"]}
                 (home / HISTORY_MARKER).write_text(json.dumps(marker))
@@ -408,6 +519,7 @@ def _fresh_database(admin_url: str, url: str, home: Path) -> None:
     """An empty, migrated evaluation database at ``url`` (dropping a kept one and its
     marker)."""
     (home / HISTORY_MARKER).unlink(missing_ok=True)
+    (home / HEALTH_KEPT).unlink(missing_ok=True)
     name = sql.Identifier(DATABASE)
     with psycopg.connect(admin_url, autocommit=True) as c:
         c.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))

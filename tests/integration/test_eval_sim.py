@@ -119,12 +119,39 @@ def test_a_workdir_keeps_the_history_for_the_next_run_of_the_same_fleet(fleet_fi
         # trained and replayed afresh on the same readings: the same figures
         for key in ("readings", "health_rows", "caught", "machine_alerts", "sensor_checks"):
             assert again[key] == first[key], key
+        # the rule alone, replayed on the health the last run kept: its figures, no database
+        said.append([])
+        rule = eval_sim.main(fleet_file, workdir=work, rule_only=True, progress=said[3].append)
+        assert any("replaying the rule on the health kept" in m for m in said[3])
+        assert not any("PostgreSQL" in m for m in said[3])
+        for key in ("health_rows", "caught", "machine_alerts", "sensor_checks", "per_mode"):
+            assert rule[key] == again[key], key
+        assert set(rule["seconds"]) == {"rule_and_metrics_s", "total_s"}
+        # ... and with other settings of the rule: a window over the alarm alerts at once
+        eager = eval_sim.main(
+            fleet_file,
+            workdir=work,
+            rule_only=True,
+            policy=eval_sim.policy_from(["persist_s=0", "severe_persist_s=0"]),
+        )
+        assert eager["policy"]["persist_s"] == 0.0
+        assert eager["policy_changes"] == {"persist_s": 0.0, "severe_persist_s": 0.0}
+        assert rule["policy_changes"] == {}
+        assert "Rule settings not the shipped ones: persist_s=0, severe" in render(eager)
+        assert "The rule alone, on the health scored" in render(eager)
+        assert "The rule alone" not in render(again)
+        assert eager["machine_alerts"] >= rule["machine_alerts"]
+        assert eager["transitions"] != rule["transitions"]
         # another fleet file builds its own history first
         fleet_file.write_text(FLEET.replace("seed = 11", "seed = 12"))
         other = eval_sim.main(fleet_file, workdir=work, progress=said[2].append)
         assert any("backfill" in m for m in said[2])
         assert other["fleet_seed"] == 12
         assert other["readings"] > 100_000
+        # the health kept is the new fleet's: the first fleet's is no longer there
+        fleet_file.write_text(FLEET)
+        with pytest.raises(eval_sim.DataError, match="keeps no history of this fleet file"):
+            eval_sim.main(fleet_file, workdir=work, rule_only=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -106,3 +106,79 @@ def test_the_replay_sees_the_repairs_of_the_test_period_as_resolved_work_orders(
         Repair(2, at(9).timestamp(), "coolant_temp"),
         Repair(4, at(1).timestamp(), None),
     ]
+
+
+def test_policy_overrides_name_the_rule_settings_and_refuse_what_is_not_one() -> None:
+    from alerts.model_rule import ModelAlertPolicy
+    from models.errors import DataError
+    from prognos import eval_sim
+
+    assert eval_sim.policy_from(None) == ModelAlertPolicy()
+    policy = eval_sim.policy_from(["persist_s=1800", " severe_ratio = 2.5"])
+    assert (policy.persist_s, policy.severe_ratio) == (1800.0, 2.5)
+    assert policy.evidence_s == ModelAlertPolicy().evidence_s  # the rest as shipped
+    with pytest.raises(DataError, match=r"NAME one of .*persist_s"):
+        eval_sim.policy_from(["persistence=1800"])
+    with pytest.raises(DataError, match=r"expected NAME=VALUE"):
+        eval_sim.policy_from(["persist_s"])
+    with pytest.raises(DataError, match=r"'an hour' is not a number"):
+        eval_sim.policy_from(["persist_s=an hour"])
+    with pytest.raises(DataError, match=r"sensor_share must be in"):
+        eval_sim.policy_from(["sensor_share=2"])
+
+
+def test_eval_sim_rule_only_needs_a_workdir_that_kept_this_fleets_health(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = str(Path(__file__).parents[2] / "examples" / "eval-fleet.toml")
+    assert main(["eval", "sim", "--fleet", fleet, "--rule-only", "--quiet"]) == 1
+    assert "--rule-only replays the health kept in a --workdir" in capsys.readouterr().err
+    args = ["eval", "sim", "--fleet", fleet, "--workdir", str(tmp_path), "--rule-only"]
+    assert main([*args, "--quiet"]) == 1
+    assert "keeps no history of this fleet file" in capsys.readouterr().err
+    assert main([*args, "--policy", "persist=1", "--quiet"]) == 1
+    assert "--policy 'persist=1'" in capsys.readouterr().err
+
+
+def test_the_scored_health_kept_for_rule_only_runs_reads_back_as_it_was(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    import numpy as np
+    import pandas as pd
+
+    from models.sim_metrics import Fault
+    from prognos import eval_kept, eval_sim
+
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    health = pd.DataFrame(
+        {
+            "equipment_id": np.array([3, 3, 7], dtype=np.int64),
+            "time": pd.to_datetime(
+                ["2026-03-01T10:00", "2026-03-01T10:10", "2026-03-01T10:00"], utc=True
+            ),
+            "ratio": [0.4, 3.5, np.nan],
+            "mode": [None, "seal_hose_leak", "sensor_drift"],
+            "sensor_fault": [False, False, True],
+            "channel": ["hydraulic_pressure", None, "coolant_temp"],
+            "explanation": ["", "hydraulic pressure 61 %", "coolant temperature 90 %"],
+        }
+    )
+    scored = eval_kept.Scored(
+        health,
+        [
+            Fault(3, "seal_hose_leak", False, at, at, None, (), "f-1"),
+            Fault(7, "sensor_drift", True, at, at, at, ("coolant_temp",), "f-2"),
+        ],
+        {"concrete_pump": {"version": 2, "alarm_threshold": 1.4}},
+        1234,
+        5,
+        at,
+    )
+    path = tmp_path / eval_sim.HEALTH_KEPT
+    eval_kept.write_scored(path, scored)
+    again = eval_kept.read_scored(path)
+    pd.testing.assert_frame_equal(again.health, health)
+    assert again.health["mode"].iloc[0] is None  # a missing mode stays None, not "None" or NaN
+    assert again.faults == scored.faults
+    assert (again.models, again.readings, again.scored_at) == (scored.models, 1234, at)
+    assert again.service_records_excluded == 5
