@@ -278,10 +278,9 @@ def render(report: dict[str, Any]) -> str:
         f"{report['test']['from'][:10]} .. {report['test']['until'][:10]} "
         f"({report['machine_months']} machine-months; {report['seconds']['total_s']} s)",
     ]
-    if report.get("health_scored_at") and "training_s" not in report["seconds"]:
-        lines.append(
-            f"The rule alone, on the health scored {report['health_scored_at'][:16].replace('T', ' ')} UTC."
-        )
+    if report.get("rule_only"):
+        scored = str(report["health_scored_at"])[:16].replace("T", " ")
+        lines.append(f"The rule alone, on the health scored {scored} UTC.")
     if report.get("policy_changes"):
         changed = ", ".join(f"{k}={v:g}" for k, v in report["policy_changes"].items())
         lines.append(f"Rule settings not the shipped ones: {changed}.")

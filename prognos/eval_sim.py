@@ -469,6 +469,7 @@ def main(
         )
         report = measure_scored(fleet, plan, scored, policy=policy)
         report["fleet"] = str(path)
+        report["rule_only"] = True
         return report
     home = workdir or Path(tempfile.mkdtemp(prefix="prognos-eval-sim-"))
     home.mkdir(parents=True, exist_ok=True)

@@ -127,6 +127,8 @@ def test_a_workdir_keeps_the_history_for_the_next_run_of_the_same_fleet(fleet_fi
         for key in ("health_rows", "caught", "machine_alerts", "sensor_checks", "per_mode"):
             assert rule[key] == again[key], key
         assert set(rule["seconds"]) == {"rule_and_metrics_s", "total_s"}
+        assert rule["rule_only"]
+        assert "rule_only" not in again
         # ... and with other settings of the rule: a window over the alarm alerts at once
         eager = eval_sim.main(
             fleet_file,
