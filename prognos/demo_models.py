@@ -69,9 +69,7 @@ def prepare(
         f"(a reading every {interval:g} s, as live) and training one model per family "
         "(once, about a minute)"
     )
-    # the fleet's healthy past: its scripted faults are the live demo's show (CP-0002's
-    # coolant excursion 45 s in), and written into the history from its start they would
-    # be learnt as that machine's normal
+    # the fleet's healthy past (module docstring): its scripted faults are the live demo's
     healthy = dataclasses.replace(fleet, faults=(), scheduled=(), fault_rates={})
     result = backfill_db(
         healthy, url, days=HISTORY_DAYS, interval_s=interval, end=end, before_stored=True

@@ -282,6 +282,7 @@ def measure_scored(
     """Replay the model-alert rule over the scored health and measure its alerts against
     the fault truth: the report."""
     policy = policy or ModelAlertPolicy()
+    shipped = asdict(ModelAlertPolicy())
     timings = dict(timings or {})
     began = time.monotonic() - sum(timings.values())
     step = time.monotonic()
@@ -318,9 +319,7 @@ def measure_scored(
         **metrics,
         "models": scored.models,
         "policy": asdict(policy),
-        "policy_changes": {
-            k: v for k, v in asdict(policy).items() if v != asdict(ModelAlertPolicy())[k]
-        },
+        "policy_changes": {k: v for k, v in asdict(policy).items() if v != shipped[k]},
         "seconds": {k: round(v, 1) for k, v in timings.items()},
     }
 
@@ -328,12 +327,8 @@ def measure_scored(
 def kept_scoring(home: Path, fingerprint: str) -> Scored:
     """What the last full run with ``home`` as its work directory replayed the rule on,
     if that run was of the fleet file with this fingerprint."""
-    try:
-        marker = json.loads((home / HISTORY_MARKER).read_text())
-    except (OSError, ValueError):
-        marker = None
     kept = home / HEALTH_KEPT
-    if not isinstance(marker, dict) or marker.get("fleet_sha256") != fingerprint:
+    if _marker(home, fingerprint) is None:
         raise DataError(
             f"{home} keeps no history of this fleet file: run `prognos eval sim` with it and "
             f"--workdir {home} first"
@@ -505,15 +500,23 @@ def main(
 
 def _kept_history(home: Path, admin_url: str, fingerprint: str) -> int | None:
     """The readings of the history kept in ``home`` for this fleet file, or None."""
+    marker = _marker(home, fingerprint)
+    if marker is None:
+        return None
+    with psycopg.connect(admin_url, autocommit=True) as c:
+        found = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+    return int(marker.get("readings", 0)) if found else None
+
+
+def _marker(home: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The marker of the history kept in ``home``, if it is this fleet file's."""
     try:
         marker = json.loads((home / HISTORY_MARKER).read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(marker, dict) or marker.get("fleet_sha256") != fingerprint:
         return None
-    with psycopg.connect(admin_url, autocommit=True) as c:
-        found = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
-    return int(marker.get("readings", 0)) if found else None
+    return marker
 
 
 def _fresh_database(admin_url: str, url: str, home: Path) -> None:
