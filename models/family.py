@@ -47,6 +47,10 @@ class TrainingConfig:
     z_clip: float = 50.0
     injections: int = 2500  # windows with a fault injected, to train the classifier
     injection_d: tuple[float, float] = (0.05, 1.0)  # degradations injected (kept if flagged)
+    # a mode with fewer flagged injections than this share of what a round draws of it
+    # is injected again, alone, in up to extra_rounds more rounds (models/mode_training.py)
+    min_detected: float = 0.5
+    extra_rounds: int = 3
     # choosing the P(sensor) threshold: a sensor fault read as the machine (a technician
     # sent for nothing) costs this many times a machine fault first read as a sensor (a
     # remote check; the machine alert follows when the evidence turns)
@@ -308,9 +312,23 @@ def train_from_features(
         "readings_per_bucket": readings,
     }
     sample_keys = sample.set_index(["equipment_id", "window"]).index.unique()
-    usable = features[features.index.isin(sample_keys)]
-    model.classifier, metrics["modes"] = train_classifier(model, sample, usable, config, say)
+    hosts = injection_hosts(model, features[features.index.isin(sample_keys)], suspects)
+    model.classifier, metrics["modes"] = train_classifier(model, sample, hosts, config, say)
     return model, metrics
+
+
+def injection_hosts(
+    model: FamilyModel, features: pd.DataFrame, suspects: set[int], least: int = 20
+) -> pd.DataFrame:
+    """The windows failure modes are injected into: those of machines not suspected of
+    degrading already that the detector reads as healthy. A flagged injection must be
+    flagged for the fault injected: a host already over the alarm (a pump wearing in
+    the history) would teach the classifier that a fouled cooler looks like a worn pump.
+    All of ``features`` when fewer than ``least`` such windows are left."""
+    machines = features.index.get_level_values("equipment_id").to_numpy()
+    statistic = model.detector.statistic(model.z_scores(features).to_numpy())
+    healthy = ~np.isin(machines, list(suspects)) & (statistic <= model.alarm_threshold)
+    return features[healthy] if int(healthy.sum()) >= least else features
 
 
 def tail_quantile(

@@ -1,9 +1,10 @@
 """The failure-mode classifier of a family model, trained on injected faults (pure).
 
-Each injection goes into its own copy of one of the family's healthy windows
-(models/injection.py, sized by what the family's healthy data says about each channel);
-the classifier learns the signatures of the injections the detector would have flagged,
-30 % held out to measure it and to choose the P(sensor) threshold.
+Each injection goes into its own copy of one of the family's healthy windows (the
+hosts: models/family.py ``injection_hosts``), sized by what the family's healthy data
+says about each channel (models/injection.py); the classifier learns the signatures of
+the injections the detector would have flagged, with further rounds for the modes it
+seldom flags, 30 % held out to measure it and to choose the P(sensor) threshold.
 """
 
 from __future__ import annotations
@@ -103,33 +104,36 @@ def sensor_threshold(
     return float(min(candidates[np.isclose(weighted, best)], key=lambda t: abs(t - default)))
 
 
-def train_classifier(
+def _detected_injections(
     model: FamilyModel,
     history: pd.DataFrame,
-    features: pd.DataFrame,
+    hosts: list[tuple[int, int]],
+    modes: list[str],
+    *,
+    count: int,
+    first: int,
     config: TrainingConfig,
-    say: Any,
-) -> tuple[FailureModeClassifier | None, dict[str, Any]]:
-    rng = np.random.default_rng(config.seed)
+    rng: np.random.Generator,
+) -> tuple[Floats, NDArray[Any], NDArray[Any]]:
+    """``count`` injections of ``modes`` (drawn evenly) into copies of host windows
+    (renumbered ``-first``, ``-first - 1`` ...): the signatures of those the detector
+    flags, their modes, and every injection's mode (flagged or not)."""
     channels = model.channels
-    modes = [m for m in MODES if applicable(m, channels)]
-    keys = list(features.index)
-    # each injection goes into its own copy of a healthy window (renumbered -1, -2, ...),
-    # so a short history still yields enough examples of every mode
-    picks = rng.choice(len(keys), size=config.injections, replace=config.injections > len(keys))
+    # each injection goes into its own copy of a healthy window, so a short history
+    # still yields enough examples of every mode
+    picks = rng.choice(len(hosts), size=count, replace=count > len(hosts))
     positions = history.groupby(["equipment_id", "window"], sort=False).indices
     rows, windows = [], []
     faults: dict[tuple[int, int], Injected] = {}
-    for n, i in enumerate(picks):
-        machine, window = int(keys[i][0]), int(keys[i][1])
+    for n, i in enumerate(picks.tolist()):
+        machine, window = hosts[i]
         mode = modes[int(rng.integers(len(modes)))]
         sensor = channels[int(rng.integers(len(channels)))] if mode in SENSOR_MODES else None
-        faults[(machine, -(n + 1))] = Injected(
-            mode, float(rng.uniform(*config.injection_d)), sensor
-        )
+        copy = -(first + n)
+        faults[(machine, copy)] = Injected(mode, float(rng.uniform(*config.injection_d)), sensor)
         found = np.asarray(positions[(machine, window)], dtype=np.int64)
         rows.append(found)
-        windows.append(np.full(found.size, -(n + 1)))
+        windows.append(np.full(found.size, copy))
     scales = channel_scales(history, model.load_model)
     subset = history.iloc[np.concatenate(rows)].reset_index(drop=True)
     subset["window"] = np.concatenate(windows)
@@ -139,11 +143,57 @@ def train_classifier(
     z = model.z_scores(injected)
     flagged = model.detector.statistic(z.to_numpy()) > model.alarm_threshold
     labels = np.array([faults[(int(k[0]), int(k[1]))].mode for k in z.index])
-    detected = {m: float(flagged[labels == m].mean()) for m in modes if (labels == m).any()}
-    x, y = signatures(z[flagged], injected, channels), labels[flagged]
+    return signatures(z[flagged], injected, channels), labels[flagged], labels
+
+
+def train_classifier(
+    model: FamilyModel,
+    history: pd.DataFrame,
+    features: pd.DataFrame,
+    config: TrainingConfig,
+    say: Any,
+) -> tuple[FailureModeClassifier | None, dict[str, Any]]:
+    """The family's failure-mode classifier, from faults injected into the windows of
+    ``features`` (the host windows: healthy ones, so that a flagged injection is flagged
+    for the fault injected and not for what its window already held).
+
+    A round injects ``config.injections`` faults, the modes drawn evenly; while some
+    mode has fewer flagged injections than ``config.min_detected`` of what a round
+    draws of it (a fault the detector
+    sees only when it is far gone, a fouled cooler say), further rounds inject those
+    modes alone, at most ``config.extra_rounds`` of them: otherwise the classifier would
+    learn that mode from a few examples and read its faint windows as another mode's."""
+    rng = np.random.default_rng(config.seed)
+    modes = [m for m in MODES if applicable(m, model.channels)]
+    hosts = [(int(k[0]), int(k[1])) for k in features.index]
+    enough = int(np.ceil(config.min_detected * config.injections / len(modes)))
+    signatures_, labels_, tried = [], [], []
+    wanted, first = modes, 1
+    for _ in range(1 + config.extra_rounds):
+        x_round, y_round, all_round = _detected_injections(
+            model,
+            history,
+            hosts,
+            wanted,
+            count=config.injections,
+            first=first,
+            config=config,
+            rng=rng,
+        )
+        first += config.injections
+        signatures_.append(x_round)
+        labels_.append(y_round)
+        tried.append(all_round)
+        found = np.concatenate(labels_)
+        wanted = [m for m in modes if int(np.sum(found == m)) < enough]
+        if not wanted:
+            break
+    x, y, every = np.concatenate(signatures_), np.concatenate(labels_), np.concatenate(tried)
+    detected = {m: float(np.sum(y == m) / np.sum(every == m)) for m in modes if (every == m).any()}
+    counts = {m: int(np.sum(y == m)) for m in modes}
     if len(np.unique(y)) < 2:
         say(f"{model.family}: too few detected injections to learn failure modes")
-        return None, {"detected_share": detected}
+        return None, {"detected_share": detected, "detected": counts}
     half = rng.random(len(y)) < 0.7
     check = FailureModeClassifier(random_state=config.seed).fit(x[half], y[half])
     accuracy = (
@@ -155,12 +205,17 @@ def train_classifier(
         sensor_weight=config.sensor_weight,
     )
     classifier = FailureModeClassifier(random_state=config.seed).fit(x, y)
+    short = [m for m in modes if counts[m] < enough]
     say(
-        f"{model.family}: failure modes from {len(y)} detected injections, "
-        f"held-out accuracy {accuracy:.0%}, sensor if P(sensor) >= {model.sensor_threshold:.2f}"
+        f"{model.family}: failure modes from {len(y)} detected injections "
+        f"({len(every)} injected), held-out accuracy {accuracy:.0%}, "
+        f"sensor if P(sensor) >= {model.sensor_threshold:.2f}"
+        + (f"; few examples of {', '.join(short)}" if short else "")
     )
     return classifier, {
         "detected_share": detected,
+        "detected": counts,
+        "injected": len(every),
         "held_out_accuracy": accuracy,
         "sensor_threshold": model.sensor_threshold,
         "trained_on": len(y),

@@ -81,7 +81,15 @@ def signatures(
     lead = strength.argmax(axis=1)  # the channel deviating most: machine or its sensor?
     lead_share = per_channel[np.arange(n), lead, PER_ROLE.index("load_share")]
     return np.column_stack(
-        [out.reshape(n, -1), isolation, deviating, size, spread, flat, lead_share]
+        [
+            out.reshape(n, out.shape[1] * out.shape[2]),
+            isolation,
+            deviating,
+            size,
+            spread,
+            flat,
+            lead_share,
+        ]
     )
 
 
