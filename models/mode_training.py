@@ -9,6 +9,7 @@ seldom flags, 30 % held out to measure it and to choose the P(sensor) threshold.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -104,10 +105,20 @@ def sensor_threshold(
     return float(min(candidates[np.isclose(weighted, best)], key=lambda t: abs(t - default)))
 
 
+@dataclass(frozen=True)
+class _Hosts:
+    """The windows injections go into, with where their rows lie in ``history`` and
+    what the history says about each channel."""
+
+    history: pd.DataFrame
+    windows: list[tuple[int, int]]
+    positions: dict[Any, Any]
+    scales: dict[str, ChannelScale]
+
+
 def _detected_injections(
     model: FamilyModel,
-    history: pd.DataFrame,
-    hosts: list[tuple[int, int]],
+    hosts: _Hosts,
     modes: list[str],
     *,
     count: int,
@@ -121,23 +132,21 @@ def _detected_injections(
     channels = model.channels
     # each injection goes into its own copy of a healthy window, so a short history
     # still yields enough examples of every mode
-    picks = rng.choice(len(hosts), size=count, replace=count > len(hosts))
-    positions = history.groupby(["equipment_id", "window"], sort=False).indices
+    picks = rng.choice(len(hosts.windows), size=count, replace=count > len(hosts.windows))
     rows, windows = [], []
     faults: dict[tuple[int, int], Injected] = {}
     for n, i in enumerate(picks.tolist()):
-        machine, window = hosts[i]
+        machine, window = hosts.windows[i]
         mode = modes[int(rng.integers(len(modes)))]
         sensor = channels[int(rng.integers(len(channels)))] if mode in SENSOR_MODES else None
         copy = -(first + n)
         faults[(machine, copy)] = Injected(mode, float(rng.uniform(*config.injection_d)), sensor)
-        found = np.asarray(positions[(machine, window)], dtype=np.int64)
+        found = np.asarray(hosts.positions[(machine, window)], dtype=np.int64)
         rows.append(found)
         windows.append(np.full(found.size, copy))
-    scales = channel_scales(history, model.load_model)
-    subset = history.iloc[np.concatenate(rows)].reset_index(drop=True)
+    subset = hosts.history.iloc[np.concatenate(rows)].reset_index(drop=True)
     subset["window"] = np.concatenate(windows)
-    faulty = inject(subset, faults, scales, row_load(subset, model.load_model), rng)
+    faulty = inject(subset, faults, hosts.scales, row_load(subset, model.load_model), rng)
     injected = window_features(faulty, model.load_model)
     injected = injected[model.usable(injected)]
     z = model.z_scores(injected)
@@ -158,21 +167,25 @@ def train_classifier(
     for the fault injected and not for what its window already held).
 
     A round injects ``config.injections`` faults, the modes drawn evenly; while some
-    mode has fewer flagged injections than ``config.min_detected`` of what a round
-    draws of it (a fault the detector
-    sees only when it is far gone, a fouled cooler say), further rounds inject those
-    modes alone, at most ``config.extra_rounds`` of them: otherwise the classifier would
-    learn that mode from a few examples and read its faint windows as another mode's."""
+    mode has fewer flagged injections than ``config.min_detected`` of what a round draws
+    of it (a fault the detector sees only when it is far gone, a fouled cooler say),
+    further rounds inject those modes alone, at most ``config.extra_rounds`` of them:
+    otherwise the classifier would learn that mode from a few examples and read its
+    faint windows as another mode's."""
     rng = np.random.default_rng(config.seed)
     modes = [m for m in MODES if applicable(m, model.channels)]
-    hosts = [(int(k[0]), int(k[1])) for k in features.index]
+    hosts = _Hosts(
+        history,
+        [(int(k[0]), int(k[1])) for k in features.index],
+        history.groupby(["equipment_id", "window"], sort=False).indices,
+        channel_scales(history, model.load_model),
+    )
     enough = int(np.ceil(config.min_detected * config.injections / len(modes)))
     signatures_, labels_, tried = [], [], []
     wanted, first = modes, 1
     for _ in range(1 + config.extra_rounds):
         x_round, y_round, all_round = _detected_injections(
             model,
-            history,
             hosts,
             wanted,
             count=config.injections,
