@@ -218,7 +218,7 @@ def train_classifier(
         sensor_weight=config.sensor_weight,
     )
     classifier = FailureModeClassifier(random_state=config.seed).fit(x, y)
-    short = [m for m in modes if counts[m] < enough]
+    short = wanted  # the modes still short of examples after the last round
     say(
         f"{model.family}: failure modes from {len(y)} detected injections "
         f"({len(every)} injected), held-out accuracy {accuracy:.0%}, "
