@@ -14,7 +14,7 @@ directly, without replaying earlier days: backfill and real time agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +45,13 @@ def unit_hash(keys: NDArray[np.uint64], salt: int | NDArray[np.int64]) -> NDArra
     return np.asarray((z >> np.uint64(11)).astype(np.float64) / float(1 << 53), np.float64)
 
 
+@dataclass(frozen=True)
+class _Day:
+    working: NDArray[np.bool_]
+    start: NDArray[np.float64]
+    length: NDArray[np.float64]
+
+
 @dataclass
 class Duty:
     """Per-machine schedule parameters (arrays of one entry per machine)."""
@@ -55,6 +62,9 @@ class Duty:
     day_off_p: NDArray[np.float64]
     start_h: NDArray[np.float64]
     length_h: NDArray[np.float64]
+    # the last local day's choices (working, shift start, shift length): a simulation
+    # steps through a day in thousands of steps, and each would hash them again
+    _today: tuple[int, _Day] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def build(cls, schedules: list[str], keys: NDArray[np.uint64]) -> Duty:
@@ -73,18 +83,26 @@ class Duty:
     def day(self, t: float) -> int:
         return int((t + UTC_OFFSET_H * 3600.0) // _DAY)
 
+    def choices(self, day: int) -> _Day:
+        """Each machine's choices for local ``day``: whether it works, when its shift
+        starts (seconds after local midnight) and how long it is (seconds)."""
+        if self._today is not None and self._today[0] == day:
+            return self._today[1]
+        salt = day * 8
+        working = (self.rest_day != (day + 3) % 7) & (
+            unit_hash(self.keys, salt + 1) >= self.day_off_p
+        )
+        start = (self.start_h + (unit_hash(self.keys, salt + 2) - 0.5)) * 3600.0
+        length = (self.length_h + 1.5 * (unit_hash(self.keys, salt + 3) - 0.5)) * 3600
+        self._today = (day, _Day(working, start, length))
+        return self._today[1]
+
     def shift_clock(self, t: float) -> NDArray[np.float64]:
         """Seconds since today's shift started (negative before; NaN on a day off)."""
         local = t + UTC_OFFSET_H * 3600.0
         day = int(local // _DAY)
-        seconds = local - day * _DAY
-        salt = day * 8
-        working_day = (self.rest_day != (day + 3) % 7) & (
-            unit_hash(self.keys, salt + 1) >= self.day_off_p
-        )
-        start = (self.start_h + (unit_hash(self.keys, salt + 2) - 0.5)) * 3600.0
-        since = seconds - start
-        return np.where(working_day, since, np.nan)
+        today = self.choices(day)
+        return np.where(today.working, (local - day * _DAY) - today.start, np.nan)
 
     def day_intervals(self, i: int, days: NDArray[np.int64]) -> NDArray[np.float64]:
         """When machine ``i`` is scheduled to run on each of the local ``days`` (day
@@ -119,7 +137,7 @@ class Duty:
         """Whether each machine is scheduled to run at ``t``, and its shift clock."""
         since = self.shift_clock(t)
         local_h = ((t + UTC_OFFSET_H * 3600.0) % _DAY) / 3600.0
-        length = (self.length_h + 1.5 * (unit_hash(self.keys, self.day(t) * 8 + 3) - 0.5)) * 3600
+        length = self.choices(self.day(t)).length
         with np.errstate(invalid="ignore"):
             in_shift = (since >= 0) & (since < length)
         lunch = (self.code == 1) & (local_h >= 12.0) & (local_h < 13.0)

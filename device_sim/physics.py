@@ -108,6 +108,7 @@ class _Group:
         self.load_mean = np.zeros(n)
         self.hours = np.zeros(n)
         self.sites = np.zeros((n, 4, 2))
+        self._sites_day: tuple[int, tuple[F64, F64]] | None = None  # _sites_of's last day
         for i, m in enumerate(machines):
             rng = np.random.default_rng(stable_seed(fleet.seed, "static", m.serial))
             self.offset[i] = rng.normal(0.0, 0.5, c) * self.noise
@@ -132,15 +133,22 @@ class _Group:
         self.fault_heat = np.zeros((n, c))
         self.faults = GroupFaults([], self.rows, model, {})
 
-    def _position(self, t: float, since: F64) -> F64:
-        day = self.duty.day(t)
+    def _sites_of(self, day: int) -> tuple[F64, F64]:
+        """Where each machine works on local ``day`` and worked the day before."""
+        if self._sites_day is not None and self._sites_day[0] == day:
+            return self._sites_day[1]
         pick = [
             np.minimum((unit_hash(self.keys, d * 8 + 5) * 4).astype(np.intp), 3)
             for d in (day, day - 1)
         ]
         pick = [np.where(self.mobile, p, 0) for p in pick]
         idx = np.arange(len(self.serials))
-        today, before = self.sites[idx, pick[0]], self.sites[idx, pick[1]]
+        sites = (self.sites[idx, pick[0]], self.sites[idx, pick[1]])
+        self._sites_day = (day, sites)
+        return sites
+
+    def _position(self, t: float, since: F64) -> F64:
+        today, before = self._sites_of(self.duty.day(t))
         with np.errstate(invalid="ignore"):
             frac = np.clip(np.nan_to_num(since, nan=TRAVEL_S, posinf=TRAVEL_S) / TRAVEL_S, 0, 1)
         return before + (today - before) * frac[:, None]

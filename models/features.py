@@ -79,7 +79,7 @@ def feature_names(channels: Sequence[str]) -> list[str]:
 class Arranged:
     """Aggregates as arrays: one row per (machine, window, bucket), one column per channel."""
 
-    keys: pd.MultiIndex  # (equipment_id, window) of every row
+    keys: pd.MultiIndex  # (equipment_id, window) of every row; rows sorted by both and time
     t_h: Floats
     stats: dict[str, Floats]  # "mean", "min", "max", "count": rows x channels
 
@@ -287,10 +287,22 @@ def _bucket_width(arranged: Arranged) -> float | None:
     return float(steps.min()) if steps.size else None
 
 
+def _groups(arranged: Arranged) -> tuple[NDArray[np.int64], pd.MultiIndex]:
+    """The (machine, window) group of each row, numbered from 0 in the rows' order, and
+    the groups' index (rows are sorted by machine, window and bucket: ``arrange``)."""
+    machine = np.asarray(arranged.keys.get_level_values(0), dtype=np.int64)
+    window = np.asarray(arranged.keys.get_level_values(1), dtype=np.int64)
+    new = np.r_[True, (machine[1:] != machine[:-1]) | (window[1:] != window[:-1])]
+    codes = np.cumsum(new, dtype=np.int64) - 1
+    return codes, pd.MultiIndex.from_arrays([machine[new], window[new]], names=KEY)
+
+
 def _group_sums(values: Floats, codes: NDArray[np.int64], n_groups: int) -> Floats:
-    """Sum of each column per group (NaN counted as 0)."""
-    out = np.zeros((n_groups, values.shape[1]))
-    np.add.at(out, codes, np.nan_to_num(values))
+    """Sum of each column per group (NaN counted as 0), added in the rows' order."""
+    clean = np.nan_to_num(values)
+    out = np.empty((n_groups, values.shape[1]))
+    for j in range(values.shape[1]):
+        out[:, j] = np.bincount(codes, weights=clean[:, j], minlength=n_groups)
     return out
 
 
@@ -302,11 +314,8 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     buckets of its fullest channel's count: the sampling)."""
     arranged = arrange(aggregates, model.channels)
     residual = model.residuals(arranged)
-    codes_index, groups = pd.MultiIndex.from_arrays(
-        [arranged.keys.get_level_values(0), arranged.keys.get_level_values(1)]
-    ).factorize()
-    codes = np.asarray(codes_index, dtype=np.int64)
-    n = len(groups)
+    codes, index = _groups(arranged)
+    n = len(index)
     reported = np.isfinite(arranged.stats["mean"])
     seen = _group_sums(reported.astype(np.float64), codes, n)
     present = np.isfinite(residual)
@@ -341,7 +350,6 @@ def window_features(aggregates: pd.DataFrame, model: LoadModel) -> pd.DataFrame:
     noise = np.where(seen > 0, np.where(typical[:, None] >= 2, noise, np.nan), np.log(1e-6 * scale))
     stacked = np.stack([level, trend, noise, load_corr, coverage], axis=2)  # groups x ch x f
     extras = np.stack([load_share, flat], axis=2)
-    index = pd.MultiIndex.from_tuples(list(groups), names=KEY)
     frame = pd.DataFrame(
         np.concatenate([stacked.reshape(n, -1), extras.reshape(n, -1)], axis=1),
         index=index,

@@ -4,6 +4,9 @@ A fleet of concrete pumps gets a day of healthy minute rollups (``readings_1m``,
 rollup job writes them), is trained, and then one hour in which some machines carry a
 known fault is scored: the health rows must name those machines, their failure modes
 and the channels, and leave the healthy machines alone; the HTTP API serves them.
+
+The loaded fleet, and the same fleet trained, are built once for the module; each test
+that starts from one gets a copy of its own (``database_from``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,8 @@ from models.scoring import ScoringJob, ScoringSettings
 from models.training import TrainSettings, train
 from prognos import cli
 from prognos.bench_score import load_rollups, register_fleet
+from prognos.localservices import Endpoints
+from tests.fixtures.database import as_template, new_database
 
 MACHINES = 12
 DAY0 = pd.Timestamp("2026-11-01T00:00:00Z")
@@ -47,13 +53,25 @@ def registered(conn: psycopg.Connection[Any]) -> dict[str, int]:
     return register_fleet(conn, MACHINES)
 
 
-@pytest.fixture
-def fleet(conn: psycopg.Connection[Any], registered: dict[str, int]) -> dict[str, int]:
-    ids = registered
-    history = synthetic.fleet(MACHINES, 60, windows=24, seed=4, start=DAY0)
-    load_rollups(conn, history, ids)
-    load_rollups(conn, scored_hour(), ids)
-    return ids
+@pytest.fixture(scope="module")
+def loaded(endpoints: Endpoints) -> Iterator[str]:
+    """A template: the fleet registered, a day of healthy history and the scored hour."""
+    with new_database(endpoints) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            ids = register_fleet(conn, MACHINES)
+            load_rollups(conn, synthetic.fleet(MACHINES, 60, windows=24, seed=4, start=DAY0), ids)
+            load_rollups(conn, scored_hour(), ids)
+        yield as_template(url)
+
+
+@pytest.fixture(scope="module")
+def trained(endpoints: Endpoints, loaded: str) -> Iterator[str]:
+    """A template: ``loaded``, with version 1 trained on the day before the scored hour."""
+    with new_database(endpoints, template=loaded) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            (outcome,) = train(conn, SETTINGS, now=NOW - timedelta(hours=1))
+            assert outcome.version == 1, outcome.message
+        yield as_template(url)
 
 
 def scored_hour() -> pd.DataFrame:
@@ -65,8 +83,9 @@ def scored_hour() -> pd.DataFrame:
 SETTINGS = TrainSettings(days=1, window_s=3600, bucket_s=60, source="rollup")
 
 
+@pytest.mark.database_from("loaded")
 def test_train_registers_an_active_version_with_its_metadata(
-    conn: psycopg.Connection[Any], fleet: dict[str, int]
+    conn: psycopg.Connection[Any],
 ) -> None:
     messages: list[str] = []
     (outcome,) = train(conn, SETTINGS, now=NOW - timedelta(hours=1), progress=messages.append)
@@ -88,10 +107,10 @@ def test_train_registers_an_active_version_with_its_metadata(
     assert registry.active_versions(conn) == {"concrete_pump": 1}
 
 
+@pytest.mark.database_from("trained")
 def test_scoring_finds_the_faulty_machines_and_names_their_modes(
-    conn: psycopg.Connection[Any], pool: ConnectionPool, fleet: dict[str, int]
+    conn: psycopg.Connection[Any], pool: ConnectionPool
 ) -> None:
-    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
     job = ScoringJob(pool, ScoringSettings(window_s=3600, bucket_s=60, source="rollup"))
     report = job.run_once(NOW)
     assert report.scored == MACHINES
@@ -193,13 +212,12 @@ def test_a_machine_sampled_far_from_the_history_is_left_out_and_named_once(
     assert scored == set(range(1, MACHINES + 1)) - {odd}
 
 
+@pytest.mark.database_from("trained")
 def test_the_api_serves_the_fleet_health_and_each_machine_history(
     conn: psycopg.Connection[Any],
     pool: ConnectionPool,
-    fleet: dict[str, int],
     served_api: str,
 ) -> None:
-    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
     job = ScoringJob(pool, ScoringSettings(window_s=3600, bucket_s=60, source="rollup"))
     earlier = NOW - timedelta(minutes=10)
     job.run_once(earlier)
@@ -258,16 +276,17 @@ def test_the_api_serves_the_fleet_health_and_each_machine_history(
         assert api.get("/equipment/3/health", params=backwards).status_code == 422
 
 
+@pytest.mark.database_from("trained")
 def test_an_operator_lists_the_versions_and_rolls_back_to_an_earlier_one(
     conn: psycopg.Connection[Any],
     pool: ConnectionPool,
-    fleet: dict[str, int],
     served_api: str,
     cli_env: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
-    train(conn, SETTINGS, now=NOW - timedelta(hours=2))  # a second, on other data
+    # version 1 is the template's; a second, on other data
+    (second,) = train(conn, SETTINGS, now=NOW - timedelta(hours=2))
+    assert second.version == 2, second.message
     with httpx.Client(base_url=served_api, timeout=10) as api:
         listed = api.get("/models").json()
         assert [(v["version"], v["active"]) for v in listed] == [(2, True), (1, False)]
@@ -309,10 +328,10 @@ def test_an_operator_lists_the_versions_and_rolls_back_to_an_earlier_one(
         assert registry.active_versions(conn) == {"concrete_pump": 1}  # unchanged
 
 
+@pytest.mark.database_from("trained")
 def test_rul_follows_a_rising_statistic(
-    conn: psycopg.Connection[Any], pool: ConnectionPool, fleet: dict[str, int]
+    conn: psycopg.Connection[Any], pool: ConnectionPool
 ) -> None:
-    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
     model, _, _ = registry.load(conn, "concrete_pump")
     alarm = model.alarm_threshold
     # machine 3's statistic rose steadily over the last 10 hours
@@ -334,12 +353,15 @@ def test_rul_follows_a_rising_statistic(
     assert rul < 720  # on its way to failure, within the horizon
 
 
+@pytest.mark.database_from("trained")
 def test_a_model_from_other_library_versions_is_refused_clearly(
-    conn: psycopg.Connection[Any], pool: ConnectionPool, fleet: dict[str, int]
+    conn: psycopg.Connection[Any], pool: ConnectionPool
 ) -> None:
+    conn.execute("UPDATE model_versions SET active = false")
     with pytest.raises(NoActiveModelError, match="prognos train --family concrete_pump"):
         registry.load(conn, "concrete_pump")
-    train(conn, SETTINGS, now=NOW - timedelta(hours=1))
+    registry.activate(conn, "concrete_pump", 1)
+    registry.load(conn, "concrete_pump")
     conn.execute(
         "UPDATE model_versions SET metadata = jsonb_set(metadata, '{libraries,scikit-learn}',"
         " '\"0.24.2\"')"
