@@ -10,8 +10,11 @@ demo: setup
 	$(BIN)/prognos run --demo
 
 ## test: install what is missing (dev tools too), then lint, type-check and run the whole suite
+## (on every core: each pytest-xdist worker starts its own PostgreSQL and Mosquitto;
+## PYTEST_WORKERS=0 runs it in one process)
+PYTEST_WORKERS ?= auto
 test: setup-dev lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 setup:
 	@scripts/bootstrap.sh

@@ -65,6 +65,12 @@ class Duty:
     # the last local day's choices (working, shift start, shift length): a simulation
     # steps through a day in thousands of steps, and each would hash them again
     _today: tuple[int, _Day] | None = field(default=None, init=False, repr=False, compare=False)
+    continuous: NDArray[np.bool_] = field(init=False, repr=False, compare=False)
+    _lunch: NDArray[np.bool_] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.continuous = self.code == 0
+        self._lunch = self.code == 1  # the schedules with an engine-off lunch
 
     @classmethod
     def build(cls, schedules: list[str], keys: NDArray[np.uint64]) -> Duty:
@@ -140,6 +146,6 @@ class Duty:
         length = self.choices(self.day(t)).length
         with np.errstate(invalid="ignore"):
             in_shift = (since >= 0) & (since < length)
-        lunch = (self.code == 1) & (local_h >= 12.0) & (local_h < 13.0)
-        running = np.where(self.code == 0, True, in_shift & ~lunch)
-        return running, np.where(self.code == 0, np.inf, since)
+        lunch = self._lunch & (local_h >= 12.0) & (local_h < 13.0)
+        running = np.where(self.continuous, True, in_shift & ~lunch)
+        return running, np.where(self.continuous, np.inf, since)

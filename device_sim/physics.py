@@ -91,6 +91,8 @@ class _Group:
         self.pmin, self.pmax = np.array([x.physical for x in ch]).T
         kinds = [x.kind for x in ch]
         self.thermal = np.array([x.tau_s > 0 and x.kind not in _SPECIAL for x in ch])
+        self.any_thermal = bool(self.thermal.any())
+        self._lag_dt: tuple[float, tuple[F64, F64]] | None = None  # _lags' last step
         self.tau = np.where(self.thermal, [max(x.tau_s, 1.0) for x in ch], 1.0)
         self.ambient = np.array(
             [AMBIENT_C if k in _TEMPS else x.idle for k, x in zip(kinds, ch, strict=True)]
@@ -153,6 +155,14 @@ class _Group:
             frac = np.clip(np.nan_to_num(since, nan=TRAVEL_S, posinf=TRAVEL_S) / TRAVEL_S, 0, 1)
         return before + (today - before) * frac[:, None]
 
+    def _lags(self, dt: float) -> tuple[F64, F64]:
+        """How far each thermal channel moves toward its target in ``dt``: running, and
+        cooling with the engine off."""
+        if self._lag_dt is None or self._lag_dt[0] != dt:
+            off = np.maximum(3 * self.tau, 1800.0)
+            self._lag_dt = (dt, (-np.expm1(-dt / self.tau), -np.expm1(-dt / off)))
+        return self._lag_dt[1]
+
     def step(self, t: float, dt: float) -> GroupStep:
         n, c = self.offset.shape
         running, since = self.duty.on(t)
@@ -160,25 +170,25 @@ class _Group:
         if dt > 0:
             mean = np.where(self.working, WORK_BOUT_S, IDLE_BOUT_S)
             flip = self.rng.random(n) < -np.expm1(-dt / mean)
-            self.working = np.where(self.duty.code == 0, True, self.working ^ flip)
+            self.working = self.working ^ flip
+            self.working[self.duty.continuous] = True
             a = math.exp(-dt / LOAD_TAU_S)
             self.dev = a * self.dev + math.sqrt(1 - a * a) * LOAD_SD * self.rng.standard_normal(n)
         with np.errstate(invalid="ignore"):
             travelling = self.mobile & on & (since < TRAVEL_S)
-        work = np.clip(self.load_mean + self.dev, 0.15, 1.0)
+        work = np.minimum(np.maximum(self.load_mean + self.dev, 0.15), 1.0)
         load = np.where(travelling, TRAVEL_LOAD, np.where(self.working, work, IDLE_LOAD))
         load = np.where(on, load, 0.0)
         level = self.idle + self.span * load[:, None]
         out_add, heat_add = self.faults.machine(t, load, (n, c))
-        if self.thermal.any():
-            tau = np.where(on[:, None], self.tau, np.maximum(3 * self.tau, 1800.0))
-            k = -np.expm1(-dt / tau) if dt > 0 else np.zeros((n, c))
+        if self.any_thermal:
+            k = np.where(on[:, None], *self._lags(dt)) if dt > 0 else np.zeros((n, c))
             target = np.where(on[:, None], level, self.ambient)
             self.heat += (target - self.heat) * k
             self.fault_heat += (np.where(on[:, None], heat_add, 0.0) - self.fault_heat) * k
             level = np.where(self.thermal, self.heat, level)
         noise = self.rng.standard_normal((n, c)) * self.noise
-        values = np.clip(level + self.offset + noise, self.vmin, self.vmax)
+        values = np.minimum(np.maximum(level + self.offset + noise, self.vmin), self.vmax)
         values += np.where(self.thermal, self.fault_heat, 0.0) + out_add
         self.hours += on * (dt / 3600.0)
         if "hours" in self.special:
@@ -188,7 +198,7 @@ class _Group:
             for k_, j in (("lat", 0), ("lon", 1)):
                 if k_ in self.special:
                     values[:, self.special[k_]] = where[:, j]
-        np.clip(values, self.pmin, self.pmax, out=values)
+        np.minimum(np.maximum(values, self.pmin, out=values), self.pmax, out=values)
         self.faults.sensors(t, values, self.sensor_rng)
         self.faults.excursions(t, values)
         for d, cols in self.cols_by_decimals.items():
