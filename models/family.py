@@ -58,7 +58,6 @@ class TrainingConfig:
     max_offset: float | None = 3.0  # machine baseline: bound of its own center (MachineBaseline)
     outlier_machine_z: float | None = 3.5  # held-out maxima: see unusual_machines
     seed: int = 0
-    n_jobs: int | None = -1  # the classifier's trees grown at once (-1: one per core)
 
 
 @dataclass

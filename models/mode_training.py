@@ -208,9 +208,7 @@ def train_classifier(
         say(f"{model.family}: too few detected injections to learn failure modes")
         return None, {"detected_share": detected, "detected": counts}
     half = rng.random(len(y)) < 0.7
-    check = FailureModeClassifier(random_state=config.seed, n_jobs=config.n_jobs).fit(
-        x[half], y[half]
-    )
+    check = FailureModeClassifier(random_state=config.seed).fit(x[half], y[half])
     accuracy = (
         float(np.mean(check.predict(x[~half]) == y[~half])) if (~half).any() else float("nan")
     )
@@ -219,7 +217,7 @@ def train_classifier(
         np.isin(y[~half], SENSOR_MODES),
         sensor_weight=config.sensor_weight,
     )
-    classifier = FailureModeClassifier(random_state=config.seed, n_jobs=config.n_jobs).fit(x, y)
+    classifier = FailureModeClassifier(random_state=config.seed).fit(x, y)
     short = wanted  # the modes still short of examples after the last round
     say(
         f"{model.family}: failure modes from {len(y)} detected injections "
