@@ -273,10 +273,12 @@ def full_buckets(arranged: Arranged, codes: NDArray[np.int64]) -> NDArray[np.boo
 
 
 def _window_codes(arranged: Arranged) -> NDArray[np.int64]:
-    """One number per (machine, window) of each row."""
-    return np.asarray(arranged.keys.codes[0], dtype=np.int64) * (1 << 32) + np.asarray(
-        arranged.keys.codes[1], dtype=np.int64
-    )
+    """The (machine, window) group of each row, numbered from 0 in the rows' order (rows
+    are sorted by machine, window and bucket: ``arrange``)."""
+    machine = np.asarray(arranged.keys.get_level_values(0), dtype=np.int64)
+    window = np.asarray(arranged.keys.get_level_values(1), dtype=np.int64)
+    new = (machine[1:] != machine[:-1]) | (window[1:] != window[:-1])
+    return np.concatenate([np.zeros(min(machine.size, 1), dtype=np.int64), np.cumsum(new)])
 
 
 def _bucket_width(arranged: Arranged) -> float | None:
@@ -288,13 +290,14 @@ def _bucket_width(arranged: Arranged) -> float | None:
 
 
 def _groups(arranged: Arranged) -> tuple[NDArray[np.int64], pd.MultiIndex]:
-    """The (machine, window) group of each row, numbered from 0 in the rows' order, and
-    the groups' index (rows are sorted by machine, window and bucket: ``arrange``)."""
-    machine = np.asarray(arranged.keys.get_level_values(0), dtype=np.int64)
-    window = np.asarray(arranged.keys.get_level_values(1), dtype=np.int64)
-    new = np.r_[True, (machine[1:] != machine[:-1]) | (window[1:] != window[:-1])]
-    codes = np.cumsum(new, dtype=np.int64) - 1
-    return codes, pd.MultiIndex.from_arrays([machine[new], window[new]], names=KEY)
+    """``_window_codes``, and the groups' (machine, window) index."""
+    codes = _window_codes(arranged)
+    first = np.r_[True, codes[1:] != codes[:-1]][: codes.size]
+    keys = arranged.keys[first]
+    return codes, pd.MultiIndex.from_arrays(
+        [keys.get_level_values(0).astype(np.int64), keys.get_level_values(1).astype(np.int64)],
+        names=KEY,
+    )
 
 
 def _group_sums(values: Floats, codes: NDArray[np.int64], n_groups: int) -> Floats:

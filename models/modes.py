@@ -104,10 +104,6 @@ class FailureModeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[mis
     ----------
     n_estimators, max_depth, min_samples_leaf, random_state :
         Passed to scikit-learn's ``RandomForestClassifier``.
-    n_jobs :
-        Trees grown at once in ``fit`` (scikit-learn's meaning: None is one, -1 one per
-        core); the same trees whatever it is. Predictions run on the caller's thread, so
-        that the trees' votes are always added in the same order.
     """
 
     def __init__(
@@ -117,13 +113,11 @@ class FailureModeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[mis
         max_depth: int | None = None,
         min_samples_leaf: int = 2,
         random_state: int = 0,
-        n_jobs: int | None = None,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
-        self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any) -> FailureModeClassifier:  # noqa: N803 - scikit-learn's naming
         data, labels = validate_data(self, X, y, reset=True, dtype=np.float64)
@@ -133,9 +127,8 @@ class FailureModeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[mis
             max_depth=self.max_depth,
             min_samples_leaf=self.min_samples_leaf,
             random_state=self.random_state,
-            n_jobs=self.n_jobs,
+            n_jobs=1,
         ).fit(data, labels)
-        self.forest_.set_params(n_jobs=1)  # predictions: see n_jobs
         self.classes_ = self.forest_.classes_
         return self
 

@@ -21,17 +21,6 @@ def test_classifier_contract(estimator, check) -> None:  # type: ignore[no-untyp
     check(estimator)
 
 
-def test_trees_grown_at_once_are_the_trees_grown_one_by_one() -> None:
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(600, 6))
-    y = np.where(x[:, 0] + 0.5 * rng.normal(size=600) > 0, "leak", "wear")
-    alone = FailureModeClassifier(n_estimators=40, random_state=5).fit(x, y)
-    together = FailureModeClassifier(n_estimators=40, random_state=5, n_jobs=2).fit(x, y)
-    probe = rng.normal(size=(300, 6))
-    assert np.array_equal(alone.predict_proba(probe), together.predict_proba(probe))
-    assert together.forest_.n_jobs == 1  # votes added on one thread, in one order
-
-
 @pytest.fixture(scope="module")
 def model() -> FamilyModel:
     history = synthetic.fleet(30, 60, windows=16, seed=1)
