@@ -39,6 +39,7 @@ class ModelAlertPolicy:
     critical_rul_h: float = 24.0
     sudden_jump: float = 2.0  # severe windows this many times an hour before: a sudden step
     sensor_cover_s: float = 24 * 3600.0  # a machine alert covers its run's sensors this long
+    renew_critical_s: float = 96 * 3600.0  # a critical alert the machine outlived this long
 
     def __post_init__(self) -> None:
         for name in (
@@ -48,6 +49,7 @@ class ModelAlertPolicy:
             "evidence_s",
             "clear_s",
             "sensor_cover_s",
+            "renew_critical_s",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -152,6 +154,8 @@ class Flags:
     hour_ready: NDArray[np.bool_]  # anomalous for persist_s (not only severe for a while)
     repaired: NDArray[np.bool_]  # the machine's first row after a repair
     sudden: NDArray[np.int64]  # last row before the sudden step the row ends (-1: none)
+    clock: Floats  # the machine-keyed observed clock (machine id x 1e11 + observed seconds)
+    machine_start: NDArray[np.int64]  # the machine's first row
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,8 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
             empty_i,
             empty_b,
             empty_b,
+            empty_i,
+            np.zeros(0),
             empty_i,
         )
     m, t, ratio = rows.equipment_id, rows.time, np.nan_to_num(rows.ratio)
@@ -256,7 +262,25 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
         hour_ready=anomalous & (observed >= policy.persist_s),
         repaired=repaired,
         sudden=sudden,
+        clock=key,
+        machine_start=machine_start.astype(np.int64),
     )
+
+
+def stretch_start(clock: Floats, i: int, policy: ModelAlertPolicy) -> int:
+    """The first row of the shortest tail of windows ending at row ``i`` that spans
+    ``severe_persist_s`` of observed time (``clock``: the machine-keyed observed clock)."""
+    return int(np.searchsorted(clock, clock[i] - policy.severe_persist_s, side="right")) - 1
+
+
+def hour_before(clock: Floats, first: int, lo: int, policy: ModelAlertPolicy) -> tuple[int, int]:
+    """Rows ``[a, b)`` of the hour of windows that ended an hour before row ``lo``
+    (none before the machine's ``first`` row). Windows span an hour and overlap, so a
+    change in the machine shows in full only against windows that ended before the
+    current ones began."""
+    a = max(int(np.searchsorted(clock, clock[lo] - 2 * policy.persist_s)), first)
+    b = max(int(np.searchsorted(clock, clock[lo] - policy.persist_s, side="right")), first)
+    return a, b
 
 
 def _sudden(
@@ -280,12 +304,10 @@ def _sudden(
     severe = ratio >= policy.severe_ratio
     for i in np.flatnonzero(severe).tolist():
         first = int(machine_start[i])
-        # the shortest tail of windows spanning severe_persist_s
-        lo = int(np.searchsorted(clock, clock[i] - policy.severe_persist_s, side="right")) - 1
+        lo = stretch_start(clock, i, policy)
         if lo < first or not severe[lo : i + 1].all():
             continue
-        a = max(int(np.searchsorted(clock, clock[lo] - 2 * policy.persist_s)), first)
-        b = max(int(np.searchsorted(clock, clock[lo] - policy.persist_s, side="right")), first)
+        a, b = hour_before(clock, first, lo, policy)
         if a >= b:
             continue  # nothing to compare with
         # a new fault shows in another part of the machine than the one that led before

@@ -49,6 +49,15 @@ opens, naming the voted mode; if the vote names a mode that stops the machine wi
 hours, that mode's own alert opens instead. A fault creeping past the severe level, or
 worsening in the channels that already led, is no sudden step.
 
+**A critical alert the machine outlived.** A hose that bursts stops the machine within
+hours, so a leak alert whose machine has run on for ``renew_critical_s`` since it opened
+was a misreading (a worn pump's worst hours can vote a leak). It must not hide, behind
+the same open cause, the hose that does burst later: when the windows of the last
+``severe_persist_s`` are severe and vote that mode, and the hour of windows that ended an
+hour before them voted another machine mode (a new episode, not the same reading going
+on), the old alert closes as superseded and a new one opens. A mode read throughout (a
+drifting pressure sensor read as a leak for days) renews nothing.
+
 **Clear (hysteresis).** Open model alerts of a machine close once every window over
 ``clear_s`` of observed time stayed below ``clear_ratio`` of the alarm level (health
 score of 80 and above for the default 0.5): after a repair, not at the first good hour.
@@ -86,7 +95,9 @@ from alerts.model_evidence import (
     ModelAlertPolicy,
     Repair,
     assess,
+    hour_before,
     machine_mode,
+    stretch_start,
     vote,
 )
 
@@ -109,6 +120,7 @@ __all__ = [
 ]
 
 MODEL_RULE = "model"
+RENEW = "renew"  # what _opening returns for a new episode of a critical mode
 
 # What each machine failure mode means for the technician: the component, and the
 # prefixes of the part numbers a repair likely needs (the parts catalogue's families).
@@ -161,6 +173,7 @@ class Transition:
     at: datetime
     alert: ModelAlert | None = None  # for "open"
     repair: Repair | None = None  # for a "close" a repair made (else the machine cleared)
+    superseded: bool = False  # for a "close": a new episode of its critical mode replaced it
 
 
 def _label(code: str | None) -> str:
@@ -362,6 +375,38 @@ def _past_known_sensor(
     return measurand is not None and not any(measurand in channel for channel in faulty)
 
 
+def _renews(
+    rows: HealthRows,
+    flags: Flags,
+    i: int,
+    open_now: dict[Cause, float],
+    policy: ModelAlertPolicy,
+    *,
+    mode: str,
+) -> bool:
+    """Whether row ``i`` begins a new episode of the critical ``mode`` whose alert has
+    been open for ``renew_critical_s`` on a machine that kept running: the windows of the
+    last ``severe_persist_s`` are severe and vote ``mode``, and the hour of windows that
+    ended an hour before them voted another machine mode. A hose that bursts stops the
+    machine within hours, so a leak alert the machine outlived by days was a misreading
+    (a worn pump's worst hours, voted a leak): it must not hide the hose that bursts a
+    week later behind the same open cause."""
+    opened = open_now.get(Cause(int(rows.equipment_id[i]), mode))
+    if opened is None or not flags.severe_ready[i]:
+        return False
+    if float(rows.time[i]) - opened < policy.renew_critical_s:
+        return False
+    first = int(flags.machine_start[i])
+    lo = stretch_start(flags.clock, i, policy)
+    if lo < first:
+        return False
+    a, b = hour_before(flags.clock, first, lo, policy)
+    if a >= b:
+        return False
+    before, _, _ = vote(rows, a, b - 1, False)
+    return before is not None and before != mode
+
+
 def _opening(
     rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, float], policy: ModelAlertPolicy
 ) -> str | None:
@@ -376,6 +421,10 @@ def _opening(
         return None
     if machine_ready and not flags.hour_ready[i] and _known_faulty(rows, flags, i, open_now):
         return None  # the sensor already found faulty explains the anomaly
+    if machine_ready:
+        mode, _ = machine_mode(rows, flags, i)
+        if mode in CRITICAL_MODES and _renews(rows, flags, i, open_now, policy, mode=mode):
+            return RENEW
     sudden = machine_ready and _sudden_since(rows, flags, i, open_now)
     if machine_ready and (sudden or Cause(machine) in open_now):
         mode, _ = machine_mode(rows, flags, i)
@@ -414,6 +463,9 @@ def _step(
     if opens is None:
         return out
     alert = alert_at(rows, flags, i, policy, sudden=opens == SUDDEN, sensor=opens == SENSOR)
+    if opens == RENEW:
+        del open_now[alert.cause]
+        out.append(Transition("close", alert.cause, at, superseded=True))
     if alert.cause not in open_now:
         open_now[alert.cause] = t
         out.append(Transition("open", alert.cause, at, alert))

@@ -125,6 +125,12 @@ class ModelAlertJob:
         if transition.repair is not None:
             what = "the machine" if transition.repair.channel is None else "the sensor"
             because = f"repaired: a work order of {what} was resolved"
+        elif transition.superseded:
+            because = (
+                f"superseded: the machine ran on for over "
+                f"{self.policy.renew_critical_s / 3600:g} h after it opened, and a new "
+                "episode of the same failure mode opened its own alert"
+            )
         else:
             because = (
                 f"health under {self.policy.clear_ratio:g} of the alarm level for "

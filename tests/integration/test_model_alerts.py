@@ -278,3 +278,43 @@ def test_a_sudden_step_elsewhere_opens_a_critical_alert_and_work_order_beside_th
     assert alerts[1][3].startswith("model: sudden deterioration on top of an open machine alert")
     orders = rows(conn, "SELECT grade FROM work_orders ORDER BY id")
     assert orders == [("major",), ("critical",)]
+
+
+def test_a_new_leak_on_a_machine_that_outlived_its_leak_alert_opens_a_new_one(
+    conn: psycopg.Connection[Any], pool: ConnectionPool, machines: dict[str, int]
+) -> None:
+    """A worn pump's worst hour read as a leak; the machine ran on for five days (a burst
+    hose stops it within hours); then a hose does burst: the stale leak alert is closed
+    as superseded and the new leak gets its own alert and its own critical work order."""
+    cp = machines["CP-0001"]
+    pump = {"mode": "hydraulic_pump_wear", "top": "hydraulic_pressure"}
+    leak = {"mode": "seal_hose_leak", "top": "hydraulic_pressure"}
+    misread = NOW - timedelta(days=5)
+    write_health(conn, cp, [20.0] * 4, end=misread - 3 * STEP, **pump)
+    job = ModelAlertJob(pool)
+    job.run(misread - 3 * STEP, [cp])
+    write_health(conn, cp, [20.0] * 3, end=misread, **leak)
+    job.run(misread, [cp])
+    assert rows(conn, "SELECT cause, status FROM alerts ORDER BY id") == [
+        ("machine", "open"),
+        ("seal_hose_leak", "open"),
+    ]
+    write_health(conn, cp, [20.0] * 9, end=NOW - 3 * STEP, **pump)
+    job.run(NOW - 3 * STEP, [cp])
+    assert job.opened == 2  # the pump reads as wear again: the open alerts cover it
+    write_health(conn, cp, [20.0] * 3, end=NOW, **leak)
+    job.run(NOW, [cp])
+    job.run(NOW, [cp])  # once
+    found = rows(conn, "SELECT cause, status, details->>'closed_because' FROM alerts ORDER BY id")
+    assert [f[:2] for f in found] == [
+        ("machine", "open"),
+        ("seal_hose_leak", "closed"),
+        ("seal_hose_leak", "open"),
+    ]
+    assert found[2][2] is None
+    assert found[1][2].startswith("superseded: the machine ran on for over 96 h")
+    grades = rows(conn, "SELECT grade FROM work_orders ORDER BY id")
+    assert grades == [("major",), ("critical",), ("critical",)]
+    events = [r[0] for r in rows(conn, "SELECT event_type FROM outbox ORDER BY id")]
+    assert events[-3:] == ["alert.closed", "alert.opened", "work_order.created"]
+    assert (job.opened, job.closed) == (3, 1)

@@ -72,13 +72,15 @@ def opened(transitions: list[Transition]) -> list[Transition]:
     return [t for t in transitions if t.action == "open"]
 
 
-def decided_window_by_window(series: list[dict[str, Any]]) -> list[tuple[str, Cause, datetime]]:
+def decided_window_by_window(
+    series: list[dict[str, Any]], policy: ModelAlertPolicy = POLICY
+) -> list[tuple[str, Cause, datetime]]:
     """The live job's decisions on one machine's windows, taken at each window in turn
     with the alerts its earlier decisions left open."""
     live: list[tuple[str, Cause, datetime]] = []
     open_now: dict[Cause, datetime] = {}
     for n in range(1, len(series) + 1):
-        for t in decide(rows((1, series[:n])), open_now, POLICY):
+        for t in decide(rows((1, series[:n])), open_now, policy):
             live.append((t.action, t.cause, t.at))
             if t.action == "open":
                 open_now[t.cause] = t.at
@@ -434,3 +436,62 @@ def test_deciding_with_sudden_steps_takes_the_decisions_of_the_replay() -> None:
     expected = replay(rows((1, series)), POLICY)
     assert decided_window_by_window(series) == [(t.action, t.cause, t.at) for t in expected]
     assert Cause(1, SUDDEN) in {t.cause for t in expected}  # the series does step
+
+
+LEAK = "seal_hose_leak"
+
+
+def wearing(n: int) -> list[dict[str, Any]]:
+    """A worn pump's severe windows, read as pump wear."""
+    return [{"ratio": 20.0, "mode": "hydraulic_pump_wear", "channel": "discharge_pressure"}] * n
+
+
+def leaking(n: int) -> list[dict[str, Any]]:
+    """Severe windows of the same channel, voted a leak."""
+    return [{"ratio": 20.0, "mode": LEAK, "channel": "discharge_pressure"}] * n
+
+
+def test_a_leak_alert_the_machine_outlived_gives_way_to_a_new_leak_episode() -> None:
+    """A worn pump's worst hour voted a leak; the machine ran on for days (a burst hose
+    stops it within hours); then its hose does burst: a new leak alert, not silence."""
+    days = 3 * 24  # windows a day at 20 minutes
+    series = wearing(6) + leaking(4) + wearing(5 * days) + leaking(4)
+    transitions = replay(rows((1, series)), POLICY)
+    assert [(t.action, t.cause) for t in transitions] == [
+        ("open", Cause(1, MACHINE)),
+        ("open", Cause(1, LEAK)),
+        ("close", Cause(1, LEAK)),
+        ("open", Cause(1, LEAK)),
+    ]
+    first, closed, renewed = transitions[1:]
+    assert closed.superseded
+    assert closed.repair is None
+    # the third leak window: the last hour's windows then vote the leak
+    assert closed.at == renewed.at == T0 + timedelta(seconds=(len(series) - 2) * STEP)
+    assert renewed.alert is not None
+    assert renewed.alert.grade == "critical"
+    assert renewed.at - first.at > timedelta(seconds=POLICY.renew_critical_s)
+    assert not any(t.superseded for t in transitions if t is not closed)
+
+
+def test_a_leak_alert_is_not_renewed_early_nor_by_a_leak_read_throughout() -> None:
+    days = 3 * 24
+    # two days on (under renew_critical_s), another burst voted a leak: still the same alert
+    early = wearing(6) + leaking(4) + wearing(2 * days) + leaking(4)
+    # a drifting pressure sensor read as a leak for five days: one reading, one alert
+    throughout = wearing(6) + leaking(5 * days + 4)
+    for series in (early, throughout):
+        causes = [(t.action, t.cause) for t in replay(rows((1, series)), POLICY)]
+        assert causes == [("open", Cause(1, MACHINE)), ("open", Cause(1, LEAK))]
+    # the pump wear must have been read for the hour that ended an hour before the burst
+    short_gap = wearing(6) + leaking(4) + wearing(5 * days) + leaking(2) + wearing(3) + leaking(4)
+    renewed = [t for t in replay(rows((1, short_gap)), POLICY) if t.superseded]
+    assert len(renewed) == 1  # the first of the two late bursts; the second is in its wake
+
+
+def test_deciding_with_renewals_takes_the_decisions_of_the_replay() -> None:
+    policy = ModelAlertPolicy(renew_critical_s=6 * 3600.0)
+    series = wearing(6) + leaking(4) + wearing(24) + leaking(4) + wearing(20) + leaking(3)
+    expected = replay(rows((1, series)), policy)
+    assert sum(t.superseded for t in expected) == 2
+    assert decided_window_by_window(series, policy) == [(t.action, t.cause, t.at) for t in expected]
