@@ -464,7 +464,8 @@ def _step(
         return out
     alert = alert_at(rows, flags, i, policy, sudden=opens == SUDDEN, sensor=opens == SENSOR)
     if opens == RENEW:
-        del open_now[alert.cause]
+        stale = datetime.fromtimestamp(open_now.pop(alert.cause), UTC)
+        alert.details["supersedes"] = stale.isoformat()  # when the stale alert opened
         out.append(Transition("close", alert.cause, at, superseded=True))
     if alert.cause not in open_now:
         open_now[alert.cause] = t

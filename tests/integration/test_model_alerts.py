@@ -312,6 +312,12 @@ def test_a_new_leak_on_a_machine_that_outlived_its_leak_alert_opens_a_new_one(
         ("seal_hose_leak", "open"),
     ]
     assert found[2][2] is None
+    (supersedes,) = rows(
+        conn,
+        "SELECT details->>'supersedes' FROM alerts WHERE status = 'open'"
+        " AND cause = 'seal_hose_leak'",
+    )
+    assert supersedes[0] == misread.isoformat()
     assert found[1][2].startswith("superseded: the machine ran on for over 96 h")
     grades = rows(conn, "SELECT grade FROM work_orders ORDER BY id")
     assert grades == [("major",), ("critical",), ("critical",)]

@@ -470,6 +470,7 @@ def test_a_leak_alert_the_machine_outlived_gives_way_to_a_new_leak_episode() -> 
     assert closed.at == renewed.at == T0 + timedelta(seconds=(len(series) - 2) * STEP)
     assert renewed.alert is not None
     assert renewed.alert.grade == "critical"
+    assert renewed.alert.details["supersedes"] == first.at.isoformat()
     assert renewed.at - first.at > timedelta(seconds=POLICY.renew_critical_s)
     assert not any(t.superseded for t in transitions if t is not closed)
 
