@@ -410,7 +410,8 @@ def _renews(
 def _opening(
     rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, float], policy: ModelAlertPolicy
 ) -> str | None:
-    """What row ``i`` opens: ``SUDDEN`` (a sudden deterioration on top of an open machine
+    """What row ``i`` opens: ``RENEW`` (a new episode of a critical mode whose alert the
+    machine outlived), ``SUDDEN`` (a sudden deterioration on top of an open machine
     alert), the alert its flags call for (``MACHINE`` or ``SENSOR``), or nothing."""
     machine = int(rows.equipment_id[i])
     machine_ready = bool(flags.machine_ready[i]) or _past_known_sensor(
@@ -421,16 +422,14 @@ def _opening(
         return None
     if machine_ready and not flags.hour_ready[i] and _known_faulty(rows, flags, i, open_now):
         return None  # the sensor already found faulty explains the anomaly
-    if machine_ready:
-        mode, _ = machine_mode(rows, flags, i)
-        if mode in CRITICAL_MODES and _renews(rows, flags, i, open_now, policy, mode=mode):
-            return RENEW
+    mode = machine_mode(rows, flags, i)[0] if machine_ready else None
+    if mode in CRITICAL_MODES and _renews(rows, flags, i, open_now, policy, mode=str(mode)):
+        return RENEW
     sudden = machine_ready and _sudden_since(rows, flags, i, open_now)
-    if machine_ready and (sudden or Cause(machine) in open_now):
-        mode, _ = machine_mode(rows, flags, i)
-        if mode not in CRITICAL_MODES or Cause(machine, mode) in open_now:
-            # the machine's alert is open already; a sudden step opens its own
-            return SUDDEN if sudden else None
+    covered = mode not in CRITICAL_MODES or Cause(machine, str(mode)) in open_now
+    if machine_ready and (sudden or Cause(machine) in open_now) and covered:
+        # the machine's alert is open already; a sudden step opens its own
+        return SUDDEN if sudden else None
     run_start = float(rows.time[int(flags.run_start[i])])
     since = max(run_start, float(rows.time[i]) - policy.sensor_cover_s)
     if sensor_ready and _opened_in_run(open_now, machine, since):
