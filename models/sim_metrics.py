@@ -4,9 +4,11 @@ The rules (docs/simulator.md, "Evaluating a detector against it"; docs/models.md
 
 * A **machine fault is due** when its ``failure_at`` falls in the test period. It is
   **caught** when a machine alert opens on its machine in ``[onset_at, failure_at)``;
-  its **lead time** is ``failure_at`` minus the first such alert, in hours. Recall is
-  caught / due, also over the *observable* due faults: those whose machine sent data
-  scored between the onset (or the test start) and the failure. A fault that begins and
+  its **lead time** is ``failure_at`` minus the first such alert, in hours. It is
+  **named** when one of those alerts names its failure mode (the parts a technician
+  brings): a fault caught only by an alert of another mode counts as caught, not named.
+  Recall is caught / due, also over the *observable* due faults: those whose machine sent
+  data scored between the onset (or the test start) and the failure. A fault that begins and
   ends while its machine is switched off sends nothing a detector could see.
 * A **machine alert is true** when it opens on a machine inside one of its machine
   faults' ``[onset_at, repaired_at)``; otherwise it is a **false alarm**, also when it
@@ -69,6 +71,7 @@ class Detection:
     fault: Fault
     observable: bool
     first_alert: datetime | None
+    named: bool = False  # a machine alert in [onset, failure) named the fault's own mode
 
     @property
     def caught(self) -> bool:
@@ -132,15 +135,16 @@ def detections(
     for f in faults:
         if f.sensor or not start <= f.failure < end:
             continue
-        times = [
-            a.at
+        during = [
+            a
             for a in alerts
             if a.kind == "machine"
             and a.equipment_id == f.equipment_id
             and f.onset <= a.at < f.failure
         ]
         seen = observable is None or f.fault_id in observable
-        out.append(Detection(f, seen, min(times) if times else None))
+        first = min(a.at for a in during) if during else None
+        out.append(Detection(f, seen, first, any(a.mode == f.mode for a in during)))
     return out
 
 
@@ -151,6 +155,8 @@ def _rates(found: list[Detection]) -> dict[str, float | int | None]:
         "due": len(found),
         "caught": len(caught),
         "recall": round(len(caught) / len(found), 4) if found else None,
+        "named": sum(d.named for d in found),
+        "recall_named": round(sum(d.named for d in found) / len(found), 4) if found else None,
         "observable": len(seen),
         "recall_observable": (round(sum(d.caught for d in seen) / len(seen), 4) if seen else None),
         **lead_summary([d.lead_h for d in caught if d.lead_h is not None]),
@@ -205,6 +211,7 @@ def evaluate(
             "observable": d.observable,
             "first_alert": None if d.first_alert is None else d.first_alert.isoformat(),
             "lead_h": None if d.lead_h is None else round(d.lead_h, 1),
+            "named": d.named,
         }
         for d in sorted(found, key=lambda d: (d.fault.failure, d.fault.fault_id))
     ]
@@ -237,6 +244,8 @@ def evaluate(
         "caught": overall["caught"],
         "recall": overall["recall"],
         "recall_ci95": recall_interval(int(overall["caught"] or 0), int(overall["due"] or 0)),
+        "caught_named": overall["named"],
+        "recall_named": overall["recall_named"],
         "observable": overall["observable"],
         "recall_observable": overall["recall_observable"],
         "machine_alerts": len(machine),
@@ -286,14 +295,15 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"Rule settings not the shipped ones: {changed}.")
     lines += [
         "",
-        f"{'machine faults':<22} {'due':>4} {'caught':>6} {'recall':>7} {'observable':>10} "
-        f"{'recall obs.':>11} {'lead median h':>13} {'lead p10 h':>10}",
+        f"{'machine faults':<22} {'due':>4} {'caught':>6} {'recall':>7} {'named':>6} "
+        f"{'observable':>10} {'recall obs.':>11} {'lead median h':>13} {'lead p10 h':>10}",
     ]
     modes = dict(report["per_mode"])
     modes["all"] = {
         "due": report["machine_faults_due"],
         "caught": report["caught"],
         "recall": report["recall"],
+        "named": report["caught_named"],
         "observable": report["observable"],
         "recall_observable": report["recall_observable"],
         "lead_time_median_h": report["lead_time_median_h"],
@@ -303,8 +313,9 @@ def render(report: dict[str, Any]) -> str:
         recall = "-" if m["recall"] is None else f"{m['recall']:.1%}"
         seen = "-" if m["recall_observable"] is None else f"{m['recall_observable']:.1%}"
         lines.append(
-            f"{mode:<22} {m['due']:>4} {m['caught']:>6} {recall:>7} {m['observable']:>10} "
-            f"{seen:>11} {_hours(m['lead_time_median_h']):>13} {_hours(m['lead_time_p10_h']):>10}"
+            f"{mode:<22} {m['due']:>4} {m['caught']:>6} {recall:>7} {m['named']:>6} "
+            f"{m['observable']:>10} {seen:>11} {_hours(m['lead_time_median_h']):>13} "
+            f"{_hours(m['lead_time_p10_h']):>10}"
         )
     if report.get("by_onset"):
         lines += ["", f"{'by onset':<22} {'due':>4} {'caught':>6} {'recall':>7}"]

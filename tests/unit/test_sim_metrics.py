@@ -65,6 +65,7 @@ def test_counts_against_the_truth() -> None:
     assert r["machine_faults_due"] == 3
     assert r["caught"] == 2
     assert r["recall"] == pytest.approx(2 / 3, abs=1e-4)
+    assert r["caught_named"] == 2  # f1 by a bearing alert, f3 by a fouling alert
     # 8 machine alerts: 5 true (f1 x3, f3, f4), 3 false (machine 6, 9 and 2)
     assert r["machine_alerts"] == 8
     assert r["true_alerts"] == 5
@@ -146,3 +147,31 @@ def test_the_report_carries_the_intervals() -> None:
     report = evaluate([], [], START, END, months=184.0)
     assert report["recall_ci95"] is None
     assert report["false_alarms_per_100_machine_months_ci95"] == pytest.approx([0.0, 2.0])
+
+
+def test_a_fault_caught_by_an_alert_of_another_mode_is_caught_not_named() -> None:
+    faults = [
+        # machine 1: fouling due on day 20; its only alert names a leak (day 15)
+        Fault(1, "cooling_fouling", False, day(2), day(20), day(22), ("coolant_temp",), "a"),
+        # machine 2: leak due on day 10; a pump-wear alert, then a leak alert
+        Fault(2, "seal_hose_leak", False, day(9.8), day(10), day(11), ("hydraulic_pressure",), "b"),
+        # machine 3: bearing due on day 12, named at once
+        Fault(3, "bearing_wear", False, day(1), day(12), day(13), ("pump_vibration",), "c"),
+        # machine 4: bearing due on day 14, missed
+        Fault(4, "bearing_wear", False, day(1), day(14), day(15), ("pump_vibration",), "d"),
+    ]
+    alerts = [
+        AlertRecord(1, day(15), "machine", "seal_hose_leak"),
+        AlertRecord(2, day(9.85), "machine", "hydraulic_pump_wear"),
+        AlertRecord(2, day(9.9), "machine", "seal_hose_leak"),
+        AlertRecord(3, day(3), "machine", "bearing_wear"),
+        AlertRecord(4, day(13), "sensor", "bearing_wear", "pump_vibration"),  # not a machine alert
+    ]
+    r = evaluate(faults, alerts, START, END, months=10.0)
+    assert (r["caught"], r["caught_named"]) == (3, 2)
+    assert r["recall_named"] == pytest.approx(0.5)
+    assert r["per_mode"]["cooling_fouling"]["named"] == 0
+    assert r["per_mode"]["cooling_fouling"]["caught"] == 1
+    assert r["per_mode"]["seal_hose_leak"]["named"] == 1  # named by its second alert
+    assert r["per_mode"]["bearing_wear"]["recall_named"] == pytest.approx(0.5)
+    assert [f["named"] for f in r["faults"]] == [True, True, False, False]  # by failure
