@@ -422,11 +422,11 @@ def _opening(
         return None
     if machine_ready and not flags.hour_ready[i] and _known_faulty(rows, flags, i, open_now):
         return None  # the sensor already found faulty explains the anomaly
-    mode = machine_mode(rows, flags, i)[0] if machine_ready else None
-    if mode in CRITICAL_MODES and _renews(rows, flags, i, open_now, policy, mode=str(mode)):
+    mode = (machine_mode(rows, flags, i)[0] if machine_ready else None) or ""
+    if mode in CRITICAL_MODES and _renews(rows, flags, i, open_now, policy, mode=mode):
         return RENEW
     sudden = machine_ready and _sudden_since(rows, flags, i, open_now)
-    covered = mode not in CRITICAL_MODES or Cause(machine, str(mode)) in open_now
+    covered = mode not in CRITICAL_MODES or Cause(machine, mode) in open_now
     if machine_ready and (sudden or Cause(machine) in open_now) and covered:
         # the machine's alert is open already; a sudden step opens its own
         return SUDDEN if sudden else None

@@ -151,12 +151,13 @@ def detections(
 def _rates(found: list[Detection]) -> dict[str, float | int | None]:
     caught = [d for d in found if d.caught]
     seen = [d for d in found if d.observable]
+    named = sum(d.named for d in found)
     return {
         "due": len(found),
         "caught": len(caught),
         "recall": round(len(caught) / len(found), 4) if found else None,
-        "named": sum(d.named for d in found),
-        "recall_named": round(sum(d.named for d in found) / len(found), 4) if found else None,
+        "named": named,
+        "recall_named": round(named / len(found), 4) if found else None,
         "observable": len(seen),
         "recall_observable": (round(sum(d.caught for d in seen) / len(seen), 4) if seen else None),
         **lead_summary([d.lead_h for d in caught if d.lead_h is not None]),
