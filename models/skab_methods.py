@@ -65,10 +65,12 @@ class DriftAwareMethod:
     aggregate: str = "max"
     threshold: float = 4.0
     release: float = 1.0  # hysteresis: an alarm lasts until the statistic < release x threshold
+    channels: tuple[str, ...] | None = None  # the channels watched; None: every channel
 
     def statistic(self, channels: pd.DataFrame, train_rows: int) -> Floats:
         """The detector's statistic for every row after the training rows."""
-        values = channels.to_numpy(dtype=np.float64)
+        watched = channels if self.channels is None else channels[list(self.channels)]
+        values = watched.to_numpy(dtype=np.float64)
         train = values[:train_rows]
         scale = train.std(axis=0)
         scale[scale == 0] = 1.0
@@ -86,22 +88,29 @@ class DriftAwareMethod:
         """0/1 per row: on above the threshold, and (hysteresis) until the statistic
         falls under ``release`` times it."""
         high = self.threshold if threshold is None else threshold
-        on = statistic > high
+        return np.asarray(self.alarms_at(statistic, np.array([high]))[0], dtype=np.int64)
+
+    def alarms_at(self, statistic: Floats, thresholds: Floats) -> NDArray[np.int64]:
+        """``alarms`` at each of several thresholds at once: one row per threshold."""
+        high = np.asarray(thresholds, dtype=np.float64)[:, None]
+        on = statistic[None, :] > high
         if self.release >= 1.0:
             return on.astype(np.int64)
-        index = np.arange(statistic.size)
-        last_on = np.maximum.accumulate(np.where(on, index, -1))
-        last_off = np.maximum.accumulate(np.where(statistic < self.release * high, index, -1))
+        index = np.arange(statistic.size)[None, :]
+        last_on = np.maximum.accumulate(np.where(on, index, -1), axis=1)
+        off = statistic[None, :] < self.release * high
+        last_off = np.maximum.accumulate(np.where(off, index, -1), axis=1)
         return (last_on > last_off).astype(np.int64)
 
     def __call__(self, channels: pd.DataFrame, train_rows: int) -> NDArray[np.int64]:
         return self.alarms(self.statistic(channels, train_rows))
 
     def describe(self) -> str:
+        watched = "" if self.channels is None else f"{' + '.join(self.channels)} only, "
         spread = f", spread window {self.spread_window}" if self.spread_window else ""
         held = f", held until {self.release:g} x" if self.release < 1.0 else ""
         return (
-            f"window {self.window}{spread}, {self.aggregate} of |z|, threshold "
+            f"{watched}window {self.window}{spread}, {self.aggregate} of |z|, threshold "
             f"{self.threshold:.3f}{held}"
         )
 

@@ -56,7 +56,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
             )
         elif args.target == "skab":
             directory = args.data or data_root / "skab"
-            report = evaluation.evaluate_skab(directory, progress=_progress(show))
+            report = evaluation.evaluate_skab(directory, folds=args.folds, progress=_progress(show))
         else:
             directory = args.data or data_root / "cmapss"
             report = evaluation.evaluate_cmapss(
@@ -225,6 +225,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--select",
         action="store_true",
         help="C-MAPSS: re-run the grouped cross-validation that picks the regressor's settings",
+    )
+    p.add_argument(
+        "--folds",
+        type=int,
+        help="SKAB: choose each run's settings on the labels of the runs outside its fold, "
+        "with this many folds of consecutive runs (default: one run per fold)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

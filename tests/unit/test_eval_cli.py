@@ -29,10 +29,19 @@ def test_skab_meets_the_figures_recorded_in_docs_models() -> None:
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["runs"] == 16
-    # docs/models.md: F1 0.71, FAR 9.78 %, MAR 40.02 % (the SKAB target of 0.80 is not met)
-    assert report["f1"] >= 0.70
-    assert report["far"] <= 11.0
-    assert report["mar"] <= 41.0
+    # docs/models.md: settings from the other runs' labels (leave-one-run-out) F1 0.81,
+    # FAR 12.42 %, MAR 24.76 %: the target (F1 >= 0.80, FAR <= 15 %), ahead of Conv-AE
+    # (0.78 / 13.55 %) on both
+    assert report["folds"] == 16
+    assert report["f1"] >= 0.80
+    assert report["far"] <= 13.0
+    assert report["mar"] <= 25.0
+    assert len(report["cross_validation"]) == 16
+    # from healthy training data alone: F1 0.71, FAR 9.78 %, MAR 40.02 %
+    alone = report["healthy_only"]
+    assert alone["f1"] >= 0.70
+    assert alone["far"] <= 11.0
+    assert alone["mar"] <= 41.0
     hotelling = report["baselines"][0]
     assert (hotelling["f1"], hotelling["far"], hotelling["mar"]) == (0.6462, 19.94, 44.05)
 
