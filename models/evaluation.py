@@ -55,6 +55,7 @@ def evaluate_skab(
         "test_rows": test_rows,
         "method": f"drift-aware detector, settings from the other runs' labels ({scheme})",
         "folds": k,
+        "scheme": scheme,
         "f1": round(ours.f1, 4),
         "far": round(ours.far, 2),
         "mar": round(ours.mar, 2),
@@ -206,7 +207,7 @@ def _skab_table(report: dict[str, Any]) -> str:
     settings: dict[str, int] = {}
     for fold in report["cross_validation"]:
         settings[fold["setting"]] = settings.get(fold["setting"], 0) + 1
-    lines.append(f"settings chosen ({report['method'].split('(')[-1].rstrip(')')}):")
+    lines.append(f"settings chosen ({report['scheme']}):")
     lines += [f"  {n} x {setting}" for setting, n in settings.items()]
     lines.append(f"healthy training data only: {alone['method']}")
     return "\n".join(lines)
