@@ -45,7 +45,7 @@ def evaluate_skab(
     alone, _ = skab.evaluate(data.runs, healthy)
     baseline, _ = skab.evaluate(data.runs, skab_methods.hotelling_as_skab)
     test_rows = sum(len(run.channels) - skab.TRAIN_ROWS for run in data.runs)
-    k = len(data.runs) if folds is None else folds
+    k = len(crossed.folds)
     scheme = "leave-one-run-out" if k == len(data.runs) else f"{k} folds of runs"
     ours = crossed.total
     return {
