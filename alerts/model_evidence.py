@@ -40,6 +40,10 @@ class ModelAlertPolicy:
     sudden_jump: float = 2.0  # severe windows this many times an hour before: a sudden step
     sensor_cover_s: float = 24 * 3600.0  # a machine alert covers its run's sensors this long
     renew_critical_s: float = 96 * 3600.0  # a critical alert the machine outlived this long
+    # beside machine alerts all open this long, a step in the channels that already led
+    # is news too when its windows all stand at least stale_step_ratio x the alarm
+    stale_alert_s: float = float("inf")
+    stale_step_ratio: float = 10.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -50,6 +54,7 @@ class ModelAlertPolicy:
             "clear_s",
             "sensor_cover_s",
             "renew_critical_s",
+            "stale_alert_s",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -59,6 +64,8 @@ class ModelAlertPolicy:
             raise ValueError("sensor_share must be in (0, 1]")
         if self.sudden_jump < 1:
             raise ValueError("sudden_jump must be at least 1")
+        if self.stale_step_ratio < self.severe_ratio:
+            raise ValueError("stale_step_ratio must be at least severe_ratio")
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,8 @@ class Flags:
     hour_ready: NDArray[np.bool_]  # anomalous for persist_s (not only severe for a while)
     repaired: NDArray[np.bool_]  # the machine's first row after a repair
     sudden: NDArray[np.int64]  # last row before the sudden step the row ends (-1: none)
+    # the same, for a step in the channels that led before, at stale_step_ratio (-1: none)
+    sudden_same: NDArray[np.int64]
     clock: Floats  # the machine-keyed observed clock (machine id x 1e11 + observed seconds)
     machine_start: NDArray[np.int64]  # the machine's first row
 
@@ -203,6 +212,7 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
             empty_b,
             empty_b,
             empty_i,
+            empty_i,
             np.zeros(0),
             empty_i,
         )
@@ -234,7 +244,7 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
     hour_back = np.searchsorted(key, key - policy.persist_s, side="left")
     recent_start = np.maximum(hour_back, np.maximum(severe_start, machine_start)).astype(np.int64)
     hour_start = np.maximum(hour_back, np.maximum(run_start, machine_start)).astype(np.int64)
-    sudden = _sudden(ratio, key, machine_start, channel=rows.channel, policy=policy)
+    sudden, sudden_same = _sudden(ratio, key, machine_start, channel=rows.channel, policy=policy)
     # the share of the evidence windows the model read as a sensor fault
     sensor_sum = np.cumsum(np.r_[0.0, (anomalous & rows.sensor_fault).astype(np.float64)])
     count = np.cumsum(np.r_[0.0, anomalous.astype(np.float64)])
@@ -262,6 +272,7 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
         hour_ready=anomalous & (observed >= policy.persist_s),
         repaired=repaired,
         sudden=sudden,
+        sudden_same=sudden_same,
         clock=key,
         machine_start=machine_start.astype(np.int64),
     )
@@ -290,7 +301,7 @@ def _sudden(
     *,
     channel: NDArray[Any],
     policy: ModelAlertPolicy,
-) -> NDArray[np.int64]:
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """For each row, the last row before the step that makes it a sudden deterioration
     (-1 where it is none): the windows over the last ``severe_persist_s`` of observed
     time (``clock``: the machine-keyed observed clock of ``assess``) are all severe, at
@@ -299,8 +310,14 @@ def _sudden(
     span an hour and overlap, so a step in the machine shows in full only against
     windows that ended before the current ones began; a fault creeping past the severe
     level is no step, and one that worsens in the channels it already led is no new
-    fault."""
+    fault.
+
+    The second array: the same step led by channels that led before too, where its
+    windows all stand at least ``stale_step_ratio`` times the alarm (-1 elsewhere, and
+    where the first array has the step). Beside a machine alert open for days
+    (``stale_alert_s``) such a collapse is news the open alert does not carry."""
     out = np.full(ratio.size, -1, dtype=np.int64)
+    same = np.full(ratio.size, -1, dtype=np.int64)
     severe = ratio >= policy.severe_ratio
     for i in np.flatnonzero(severe).tolist():
         first = int(machine_start[i])
@@ -310,12 +327,15 @@ def _sudden(
         a, b = hour_before(clock, first, lo, policy)
         if a >= b:
             continue  # nothing to compare with
-        # a new fault shows in another part of the machine than the one that led before
-        if set(channel[lo : i + 1].tolist()) & set(channel[a:b].tolist()):
+        low = float(ratio[lo : i + 1].min())
+        if low < policy.sudden_jump * max(float(ratio[a:b].max()), 1.0):
             continue
-        if ratio[lo : i + 1].min() >= policy.sudden_jump * max(float(ratio[a:b].max()), 1.0):
+        # a new fault shows in another part of the machine than the one that led before
+        if not set(channel[lo : i + 1].tolist()) & set(channel[a:b].tolist()):
             out[i] = b - 1
-    return out
+        elif low >= policy.stale_step_ratio:
+            same[i] = b - 1
+    return out, same
 
 
 def vote(rows: HealthRows, lo: int, hi: int, sensor: bool) -> tuple[str | None, float, str | None]:

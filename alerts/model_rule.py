@@ -304,17 +304,29 @@ def _known_faulty(rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, 
     return opened is not None and opened < float(rows.time[int(flags.run_start[i])])
 
 
-def _sudden_since(rows: HealthRows, flags: Flags, i: int, open_now: dict[Cause, float]) -> bool:
+def _sudden_since(
+    rows: HealthRows,
+    flags: Flags,
+    i: int,
+    open_now: dict[Cause, float],
+    policy: ModelAlertPolicy,
+) -> bool:
     """Whether row ``i`` ends a sudden deterioration from a state in which every open
     machine alert of its machine had opened (at least one is open), with no sudden alert
-    open yet."""
+    open yet. A step in the channels that already led counts only beside machine alerts
+    all open for ``stale_alert_s`` before it."""
     machine = int(rows.equipment_id[i])
-    if flags.sudden[i] < 0 or Cause(machine, SUDDEN) in open_now:
+    if Cause(machine, SUDDEN) in open_now:
         return False
-    before = float(rows.time[int(flags.sudden[i])])
+    step, age = int(flags.sudden[i]), 0.0
+    if step < 0:
+        step, age = int(flags.sudden_same[i]), policy.stale_alert_s
+    if step < 0:
+        return False
+    before = float(rows.time[step])
     opened = [at for c, at in open_now.items() if c.equipment_id == machine and c.key != SENSOR]
     # on the state before the step, and none since: an alert opened during it covers it
-    return bool(opened) and max(opened) <= before
+    return bool(opened) and max(opened) <= before - age
 
 
 def _fixes(repair: Repair, cause: Cause) -> bool:
@@ -425,7 +437,7 @@ def _opening(
     mode = (machine_mode(rows, flags, i)[0] if machine_ready else None) or ""
     if mode in CRITICAL_MODES and _renews(rows, flags, i, open_now, policy, mode=mode):
         return RENEW
-    sudden = machine_ready and _sudden_since(rows, flags, i, open_now)
+    sudden = machine_ready and _sudden_since(rows, flags, i, open_now, policy)
     covered = mode not in CRITICAL_MODES or Cause(machine, mode) in open_now
     if machine_ready and (sudden or Cause(machine) in open_now) and covered:
         # the machine's alert is open already; a sudden step opens its own

@@ -20,6 +20,8 @@ from models.features import LoadModel, arrange, window_features
 from models.injection import (
     MODES,
     SENSOR_MODES,
+    BENEATH_SUDDEN,
+    SUDDEN_MODES,
     ChannelScale,
     Injected,
     RowLoad,
@@ -127,32 +129,67 @@ def _detected_injections(
     rng: np.random.Generator,
 ) -> tuple[Floats, NDArray[Any], NDArray[Any]]:
     """``count`` injections of ``modes`` (drawn evenly) into copies of host windows
-    (renumbered ``-first``, ``-first - 1`` ...): the signatures of those the detector
-    flags, their modes, and every injection's mode (flagged or not)."""
+    (renumbered ``-first``, ``-first - 1`` ..., at most ``2 * count`` of them): the
+    signatures of those the detector flags, their modes, and every injection's mode
+    (flagged or not). A share (``config.compound_share``) of a sudden mode's injections
+    go on top of a slow machine fault, which is also injected alone into another copy of
+    the same window, as a yardstick (not an example): the pair says how much the sudden
+    fault adds."""
     channels = model.channels
+    slow = [m for m in BENEATH_SUDDEN if applicable(m, channels)]
     # each injection goes into its own copy of a healthy window, so a short history
     # still yields enough examples of every mode
     picks = rng.choice(len(hosts.windows), size=count, replace=count > len(hosts.windows))
     rows, windows = [], []
     faults: dict[tuple[int, int], Injected] = {}
-    for n, i in enumerate(picks.tolist()):
-        machine, window = hosts.windows[i]
-        mode = modes[int(rng.integers(len(modes)))]
-        sensor = channels[int(rng.integers(len(channels)))] if mode in SENSOR_MODES else None
-        copy = -(first + n)
-        faults[(machine, copy)] = Injected(mode, float(rng.uniform(*config.injection_d)), sensor)
+    alone: dict[tuple[int, int], tuple[int, int]] = {}  # compound -> its slow fault alone
+    copy = -first
+
+    def add(machine: int, window: int, fault: Injected) -> tuple[int, int]:
+        nonlocal copy
+        key = (machine, copy)
+        faults[key] = fault
         found = np.asarray(hosts.positions[(machine, window)], dtype=np.int64)
         rows.append(found)
         windows.append(np.full(found.size, copy))
+        copy -= 1
+        return key
+
+    for i in picks.tolist():
+        machine, window = hosts.windows[i]
+        mode = modes[int(rng.integers(len(modes)))]
+        sensor = channels[int(rng.integers(len(channels)))] if mode in SENSOR_MODES else None
+        d = float(rng.uniform(*config.injection_d))
+        if mode in SUDDEN_MODES and slow and rng.random() < config.compound_share:
+            under = Injected(slow[int(rng.integers(len(slow)))], float(rng.uniform(0.3, 1.0)))
+            base = add(machine, window, under)
+            alone[add(machine, window, Injected(mode, d, beneath=under))] = base
+        else:
+            add(machine, window, Injected(mode, d, sensor))
     subset = hosts.history.iloc[np.concatenate(rows)].reset_index(drop=True)
     subset["window"] = np.concatenate(windows)
     faulty = inject(subset, faults, hosts.scales, row_load(subset, model.load_model), rng)
     injected = window_features(faulty, model.load_model)
     injected = injected[model.usable(injected)]
     z = model.z_scores(injected)
-    flagged = model.detector.statistic(z.to_numpy()) > model.alarm_threshold
-    labels = np.array([faults[(int(k[0]), int(k[1]))].mode for k in z.index])
-    return signatures(z[flagged], injected, channels), labels[flagged], labels
+    statistic = model.detector.statistic(z.to_numpy())
+    flagged = statistic > model.alarm_threshold
+    keys = [(int(k[0]), int(k[1])) for k in z.index]
+    reference = set(alone.values())
+    if alone:
+        # a sudden fault on top of a slow one is learnt where it is what the window shows:
+        # it lifts the statistic well over the slow fault's alone (and the alarm)
+        at = {key: j for j, key in enumerate(keys)}
+        for j, key in enumerate(keys):
+            if key in alone:
+                under_alone = statistic[at[alone[key]]] if alone[key] in at else np.inf
+                lifted = max(float(under_alone), model.alarm_threshold) * config.compound_jump
+                flagged[j] &= bool(statistic[j] >= lifted)
+    # the slow faults alone are only the yardstick, not examples
+    drawn = ~np.isin(np.arange(len(keys)), [at for at, key in enumerate(keys) if key in reference])
+    labels = np.array([faults[key].mode for key in keys])
+    kept = flagged & drawn
+    return signatures(z[kept], injected, channels), labels[kept], labels[drawn]
 
 
 def train_classifier(
@@ -193,7 +230,7 @@ def train_classifier(
             config=config,
             rng=rng,
         )
-        first += config.injections
+        first += 2 * config.injections  # the copies a round may use
         signatures_.append(x_round)
         labels_.append(y_round)
         tried.append(all_round)

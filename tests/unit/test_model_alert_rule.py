@@ -438,6 +438,54 @@ def test_deciding_with_sudden_steps_takes_the_decisions_of_the_replay() -> None:
     assert Cause(1, SUDDEN) in {t.cause for t in expected}  # the series does step
 
 
+STALE = ModelAlertPolicy(stale_alert_s=24 * 3600.0, stale_step_ratio=10.0)
+
+
+def worn_for(hours: float, ratio: float = 4.0) -> list[dict[str, Any]]:
+    """A pump wearing for ``hours``, its pressure leading, read as pump wear."""
+    n = int(hours * 3600 / STEP)
+    return [{"ratio": ratio, "mode": "hydraulic_pump_wear", "channel": "discharge_pressure"}] * n
+
+
+def collapse(ratio: float, n: int = 3) -> list[dict[str, Any]]:
+    """The same channel leading a collapse, still read as the older mode."""
+    return [{"ratio": ratio, "mode": "hydraulic_pump_wear", "channel": "discharge_pressure"}] * n
+
+
+def test_a_collapse_in_the_same_channels_beside_a_days_old_alert_opens_a_sudden_one() -> None:
+    """A pump worn for two days (its alert open), then a hose bursts: the pressure that
+    led the wear leads the leak, and the classifier still names the pump. Beside an alert
+    that old, a step to ten times the alarm is news it does not carry."""
+    series = healthy(3) + worn_for(48) + collapse(40.0)
+    events = opened(replay(rows((1, series)), STALE))
+    assert [e.cause for e in events] == [Cause(1, MACHINE), Cause(1, SUDDEN)]
+    sudden = events[1].alert
+    assert sudden is not None
+    assert (sudden.grade, sudden.mode) == ("critical", "hydraulic_pump_wear")
+    assert "sudden deterioration" in sudden.message
+    assert events[1].at == T0 + timedelta(seconds=(3 + 144 + 1) * STEP)  # its second window
+    expected = replay(rows((1, series)), STALE)
+    assert decided_window_by_window(series, STALE) == [(t.action, t.cause, t.at) for t in expected]
+
+
+def test_a_same_channel_step_needs_an_old_alert_a_deep_collapse_and_the_setting() -> None:
+    for series, policy in (
+        (healthy(3) + worn_for(12) + collapse(40.0), STALE),  # the alert is 12 h old
+        (healthy(3) + worn_for(48) + collapse(9.0), STALE),  # 2x, but under 10x the alarm
+        (healthy(3) + worn_for(48, ratio=8.0) + collapse(12.0), STALE),  # 10x, but no 2x step
+        (healthy(3) + worn_for(48) + collapse(40.0), POLICY),  # off as shipped
+    ):
+        causes = [e.cause for e in opened(replay(rows((1, series)), policy))]
+        assert causes == [Cause(1, MACHINE)]
+
+
+def test_stale_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="stale_step_ratio"):
+        ModelAlertPolicy(stale_step_ratio=2.0)
+    with pytest.raises(ValueError, match="stale_alert_s"):
+        ModelAlertPolicy(stale_alert_s=-1.0)
+
+
 LEAK = "seal_hose_leak"
 
 

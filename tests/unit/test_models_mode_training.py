@@ -69,8 +69,8 @@ def test_a_mode_the_detector_seldom_sees_is_injected_again_until_it_has_enough(
 ) -> None:
     model, history = trained
     hosts = _features(model, history)
-    # faint faults: at most 0.2 of the way to failure, many go unflagged
-    faint = replace(FAST, injection_d=(0.05, 0.2), min_detected=0.5, extra_rounds=3)
+    # faint faults: at most 0.3 of the way to failure, many go unflagged
+    faint = replace(FAST, injection_d=(0.1, 0.3), min_detected=0.5, extra_rounds=3)
     enough = int(np.ceil(0.5 * faint.injections / 8))
 
     _, once = train_classifier(model, history, hosts, replace(faint, extra_rounds=0), print)
@@ -93,3 +93,24 @@ def test_a_mode_the_detector_seldom_sees_is_injected_again_until_it_has_enough(
     for mode, n in again["detected"].items():
         assert n >= enough or rounds == 4, (mode, n)
     assert sum(again["detected"].values()) == again["trained_on"]
+
+
+def test_a_leak_on_top_of_a_slow_fault_is_learnt_where_it_lifts_the_window(
+    trained: tuple[FamilyModel, pd.DataFrame],
+) -> None:
+    """Every leak injected on top of a slow fault: learnt as a leak only where it lifts
+    the statistic compound_jump times over the slow fault's alone; never at an
+    unreachable jump, and the draws (not the yardsticks) are what is counted."""
+    model, history = trained
+    hosts = _features(model, history)
+    stacked = replace(FAST, compound_share=1.0, extra_rounds=0)
+
+    _, never = train_classifier(model, history, hosts, replace(stacked, compound_jump=1e12), print)
+    _, some = train_classifier(model, history, hosts, replace(stacked, compound_jump=2.0), print)
+
+    assert never["detected"]["seal_hose_leak"] == 0
+    assert some["detected"]["seal_hose_leak"] > 0
+    for report in (never, some):
+        assert report["injected"] == FAST.injections
+        others = {m: n for m, n in report["detected"].items() if m != "seal_hose_leak"}
+        assert others == {m: n for m, n in never["detected"].items() if m != "seal_hose_leak"}
