@@ -51,10 +51,10 @@ class TrainingConfig:
     # is injected again, alone, in up to extra_rounds more rounds (models/mode_training.py)
     min_detected: float = 0.5
     extra_rounds: int = 3
-    # this share of the injections of a sudden mode (a leak) go on top of a slow machine
-    # fault injected into the same window, and are learnt as the sudden mode where they
-    # lift the window's statistic at least compound_jump times over the slow fault's
-    # alone (models/mode_training.py)
+    # this share of each machine mode's injections go on top of a slow machine fault
+    # that shows in another part of the machine, injected into the same window, and are
+    # learnt as that mode where they lift the window's statistic at least compound_jump
+    # times over the slow fault's alone (models/mode_training.py)
     compound_share: float = 0.5
     compound_jump: float = 2.0
     # choosing the P(sensor) threshold: a sensor fault read as the machine (a technician

@@ -18,17 +18,17 @@ from numpy.typing import NDArray
 
 from models.features import LoadModel, arrange, window_features
 from models.injection import (
+    MACHINE_MODES,
     MODES,
     SENSOR_MODES,
-    BENEATH_SUDDEN,
-    SUDDEN_MODES,
     ChannelScale,
     Injected,
     RowLoad,
     applicable,
+    beneath_modes,
     inject,
 )
-from models.modes import FailureModeClassifier, signatures
+from models.modes import FailureModeClassifier, signature_names, signatures
 
 if TYPE_CHECKING:
     from models.family import FamilyModel, TrainingConfig
@@ -118,6 +118,33 @@ class _Hosts:
     scales: dict[str, ChannelScale]
 
 
+def _flagged(
+    model: FamilyModel,
+    hosts: _Hosts,
+    draws: list[tuple[int, int, Injected]],
+    first: int,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame, Floats, list[tuple[int, int]]]:
+    """Each drawn (machine, host window, fault) injected into its own copy of the host
+    window (renumbered ``-first``, ``-first - 1`` ...): the injected windows' features,
+    their z-scores, detector statistic and (machine, copy) keys."""
+    rows, windows, faults = [], [], {}
+    for n, (machine, window, fault) in enumerate(draws):
+        copy = -(first + n)
+        faults[(machine, copy)] = fault
+        found = np.asarray(hosts.positions[(machine, window)], dtype=np.int64)
+        rows.append(found)
+        windows.append(np.full(found.size, copy))
+    subset = hosts.history.iloc[np.concatenate(rows)].reset_index(drop=True)
+    subset["window"] = np.concatenate(windows)
+    faulty = inject(subset, faults, hosts.scales, row_load(subset, model.load_model), rng)
+    injected = window_features(faulty, model.load_model)
+    injected = injected[model.usable(injected)]
+    z = model.z_scores(injected)
+    keys = [(int(k[0]), int(k[1])) for k in z.index]
+    return injected, z, model.detector.statistic(z.to_numpy()), keys
+
+
 def _detected_injections(
     model: FamilyModel,
     hosts: _Hosts,
@@ -129,67 +156,68 @@ def _detected_injections(
     rng: np.random.Generator,
 ) -> tuple[Floats, NDArray[Any], NDArray[Any]]:
     """``count`` injections of ``modes`` (drawn evenly) into copies of host windows
-    (renumbered ``-first``, ``-first - 1`` ..., at most ``2 * count`` of them): the
-    signatures of those the detector flags, their modes, and every injection's mode
-    (flagged or not). A share (``config.compound_share``) of a sudden mode's injections
-    go on top of a slow machine fault, which is also injected alone into another copy of
-    the same window, as a yardstick (not an example): the pair says how much the sudden
-    fault adds."""
+    (renumbered ``-first``, ``-first - 1`` ...): the signatures of those the detector
+    flags, their modes, and every injection's mode (flagged or not)."""
     channels = model.channels
-    slow = [m for m in BENEATH_SUDDEN if applicable(m, channels)]
     # each injection goes into its own copy of a healthy window, so a short history
     # still yields enough examples of every mode
     picks = rng.choice(len(hosts.windows), size=count, replace=count > len(hosts.windows))
-    rows, windows = [], []
-    faults: dict[tuple[int, int], Injected] = {}
-    alone: dict[tuple[int, int], tuple[int, int]] = {}  # compound -> its slow fault alone
-    copy = -first
-
-    def add(machine: int, window: int, fault: Injected) -> tuple[int, int]:
-        nonlocal copy
-        key = (machine, copy)
-        faults[key] = fault
-        found = np.asarray(hosts.positions[(machine, window)], dtype=np.int64)
-        rows.append(found)
-        windows.append(np.full(found.size, copy))
-        copy -= 1
-        return key
-
+    draws = []
     for i in picks.tolist():
         machine, window = hosts.windows[i]
         mode = modes[int(rng.integers(len(modes)))]
         sensor = channels[int(rng.integers(len(channels)))] if mode in SENSOR_MODES else None
-        d = float(rng.uniform(*config.injection_d))
-        if mode in SUDDEN_MODES and slow and rng.random() < config.compound_share:
-            under = Injected(slow[int(rng.integers(len(slow)))], float(rng.uniform(0.3, 1.0)))
-            base = add(machine, window, under)
-            alone[add(machine, window, Injected(mode, d, beneath=under))] = base
-        else:
-            add(machine, window, Injected(mode, d, sensor))
-    subset = hosts.history.iloc[np.concatenate(rows)].reset_index(drop=True)
-    subset["window"] = np.concatenate(windows)
-    faulty = inject(subset, faults, hosts.scales, row_load(subset, model.load_model), rng)
-    injected = window_features(faulty, model.load_model)
-    injected = injected[model.usable(injected)]
-    z = model.z_scores(injected)
-    statistic = model.detector.statistic(z.to_numpy())
+        draws.append(
+            (machine, window, Injected(mode, float(rng.uniform(*config.injection_d)), sensor))
+        )
+    injected, z, statistic, keys = _flagged(model, hosts, draws, first, rng)
     flagged = statistic > model.alarm_threshold
-    keys = [(int(k[0]), int(k[1])) for k in z.index]
-    reference = set(alone.values())
-    if alone:
-        # a sudden fault on top of a slow one is learnt where it is what the window shows:
-        # it lifts the statistic well over the slow fault's alone (and the alarm)
-        at = {key: j for j, key in enumerate(keys)}
-        for j, key in enumerate(keys):
-            if key in alone:
-                under_alone = statistic[at[alone[key]]] if alone[key] in at else np.inf
-                lifted = max(float(under_alone), model.alarm_threshold) * config.compound_jump
-                flagged[j] &= bool(statistic[j] >= lifted)
-    # the slow faults alone are only the yardstick, not examples
-    drawn = ~np.isin(np.arange(len(keys)), [at for at, key in enumerate(keys) if key in reference])
-    labels = np.array([faults[key].mode for key in keys])
-    kept = flagged & drawn
-    return signatures(z[kept], injected, channels), labels[kept], labels[drawn]
+    labels = np.array([draws[-k[1] - first][2].mode for k in keys])
+    return signatures(z[flagged], injected, channels), labels[flagged], labels
+
+
+def _compound_injections(
+    model: FamilyModel, hosts: _Hosts, *, count: int, first: int, config: TrainingConfig
+) -> tuple[Floats, NDArray[Any], int]:
+    """``count`` machine faults injected on top of a slow machine fault that shows in
+    another part of the machine (``beneath_modes``: a hose bursting on a machine whose
+    bearing wears), each beside the slow fault alone in another copy of the same window
+    as a yardstick: the signatures and modes of those that lift the detector statistic
+    ``config.compound_jump`` times over the yardstick's (and the alarm), where the new
+    fault is what the window shows. Their own random stream: the single faults' draws
+    are the same with or without them."""
+    rng = np.random.default_rng([config.seed, 1])
+    channels = model.channels
+    tops = [m for m in MACHINE_MODES if applicable(m, channels) and _beneath(m, channels)]
+    empty = (np.zeros((0, len(signature_names()))), np.array([], dtype=object), 0)
+    if not tops or count <= 0:
+        return empty
+    picks = rng.choice(len(hosts.windows), size=count, replace=count > len(hosts.windows))
+    draws: list[tuple[int, int, Injected]] = []
+    for i in picks.tolist():
+        machine, window = hosts.windows[i]
+        mode = tops[int(rng.integers(len(tops)))]
+        slow = _beneath(mode, channels)
+        under = Injected(slow[int(rng.integers(len(slow)))], float(rng.uniform(0.3, 1.0)))
+        top = Injected(mode, float(rng.uniform(*config.injection_d)), beneath=under)
+        draws += [(machine, window, top), (machine, window, under)]  # pairs: even, odd
+    injected, z, statistic, keys = _flagged(model, hosts, draws, first, rng)
+    at = {key: j for j, key in enumerate(keys)}
+    kept = np.zeros(len(keys), dtype=bool)
+    for j, (machine, copy) in enumerate(keys):
+        n = -copy - first
+        if n % 2:
+            continue  # a yardstick
+        yardstick = at.get((machine, copy - 1))
+        alone = statistic[yardstick] if yardstick is not None else np.inf
+        lifted = max(float(alone), model.alarm_threshold) * config.compound_jump
+        kept[j] = statistic[j] >= lifted
+    labels = np.array([draws[-k[1] - first][2].mode for k in keys])
+    return signatures(z[kept], injected, channels), labels[kept], count
+
+
+def _beneath(mode: str, channels: list[str]) -> list[str]:
+    return [m for m in beneath_modes(mode) if applicable(m, channels)]
 
 
 def train_classifier(
@@ -230,7 +258,7 @@ def train_classifier(
             config=config,
             rng=rng,
         )
-        first += 2 * config.injections  # the copies a round may use
+        first += config.injections
         signatures_.append(x_round)
         labels_.append(y_round)
         tried.append(all_round)
@@ -245,6 +273,20 @@ def train_classifier(
         say(f"{model.family}: too few detected injections to learn failure modes")
         return None, {"detected_share": detected, "detected": counts}
     half = rng.random(len(y)) < 0.7
+    # faults on top of slow ones, learnt beside the single faults (held out alike)
+    x_on, y_on, tried_on = _compound_injections(
+        model,
+        hosts,
+        count=round(config.compound_share * config.injections),
+        first=first,
+        config=config,
+    )
+    compounds = {
+        "injected": tried_on,
+        "learnt": {m: int(np.sum(y_on == m)) for m in sorted(set(y_on.tolist()))},
+    }
+    x, y = np.concatenate([x, x_on]), np.concatenate([y, y_on])
+    half = np.r_[half, np.random.default_rng([config.seed, 2]).random(len(y_on)) < 0.7]
     check = FailureModeClassifier(random_state=config.seed).fit(x[half], y[half])
     accuracy = (
         float(np.mean(check.predict(x[~half]) == y[~half])) if (~half).any() else float("nan")
@@ -257,8 +299,9 @@ def train_classifier(
     classifier = FailureModeClassifier(random_state=config.seed).fit(x, y)
     short = wanted  # the modes still short of examples after the last round
     say(
-        f"{model.family}: failure modes from {len(y)} detected injections "
-        f"({len(every)} injected), held-out accuracy {accuracy:.0%}, "
+        f"{model.family}: failure modes from {len(y) - len(y_on)} detected injections "
+        f"({len(every)} injected) and {len(y_on)} on top of a slow fault "
+        f"({tried_on} injected), held-out accuracy {accuracy:.0%}, "
         f"sensor if P(sensor) >= {model.sensor_threshold:.2f}"
         + (f"; few examples of {', '.join(short)}" if short else "")
     )
@@ -266,6 +309,7 @@ def train_classifier(
         "detected_share": detected,
         "detected": counts,
         "injected": len(every),
+        "compound": compounds,
         "held_out_accuracy": accuracy,
         "sensor_threshold": model.sensor_threshold,
         "trained_on": len(y),
