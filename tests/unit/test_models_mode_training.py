@@ -11,7 +11,7 @@ import pytest
 from models import synthetic
 from models.family import FamilyModel, TrainingConfig, injection_hosts, train_family
 from models.features import window_features
-from models.injection import MACHINE_MODES, SENSOR_MODES, Injected, beneath_modes
+from models.injection import MACHINE_MODES, Injected, beneath_modes
 from models.mode_training import train_classifier
 
 CODES = [c.code for c in synthetic.PUMP]
