@@ -18,7 +18,6 @@ from numpy.typing import NDArray
 
 from models.features import LoadModel, arrange, window_features
 from models.injection import (
-    MACHINE_MODES,
     MODES,
     SENSOR_MODES,
     ChannelScale,
@@ -177,20 +176,21 @@ def _detected_injections(
 
 
 def _compound_injections(
-    model: FamilyModel, hosts: _Hosts, *, count: int, first: int, config: TrainingConfig
+    model: FamilyModel, hosts: _Hosts, *, per_mode: int, first: int, config: TrainingConfig
 ) -> tuple[Floats, NDArray[Any], int]:
-    """``count`` machine faults injected on top of a slow machine fault that shows in
-    another part of the machine (``beneath_modes``: a hose bursting on a machine whose
-    bearing wears), each beside the slow fault alone in another copy of the same window
+    """``per_mode`` faults of each of ``config.compound_modes`` injected on top of a slow
+    machine fault that shows in another part of the machine (``beneath_modes``: a hose
+    bursting on a machine whose bearing wears), each beside the slow fault alone in another copy of the same window
     as a yardstick: the signatures and modes of those that lift the detector statistic
     ``config.compound_jump`` times over the yardstick's (and the alarm), where the new
     fault is what the window shows. Their own random stream: the single faults' draws
     are the same with or without them."""
     rng = np.random.default_rng([config.seed, 1])
     channels = model.channels
-    tops = [m for m in MACHINE_MODES if applicable(m, channels) and _beneath(m, channels)]
+    tops = [m for m in config.compound_modes if applicable(m, channels) and _beneath(m, channels)]
+    count = per_mode * len(tops)
     empty = (np.zeros((0, len(signature_names()))), np.array([], dtype=object), 0)
-    if not tops or count <= 0:
+    if count <= 0:
         return empty
     picks = rng.choice(len(hosts.windows), size=count, replace=count > len(hosts.windows))
     draws: list[tuple[int, int, Injected]] = []
@@ -277,7 +277,7 @@ def train_classifier(
     x_on, y_on, tried_on = _compound_injections(
         model,
         hosts,
-        count=round(config.compound_share * config.injections),
+        per_mode=round(config.compound_share * config.injections / len(modes)),
         first=first,
         config=config,
     )
