@@ -51,14 +51,6 @@ class TrainingConfig:
     # is injected again, alone, in up to extra_rounds more rounds (models/mode_training.py)
     min_detected: float = 0.5
     extra_rounds: int = 3
-    # the modes also learnt on top of a slow machine fault that shows in another part of
-    # the machine (a hose bursting on a machine whose bearing wears), as many such
-    # examples per mode as compound_share x a round's single draws of it, each learnt
-    # where it lifts the window's statistic at least compound_jump times over the slow
-    # fault's alone (models/mode_training.py)
-    compound_modes: tuple[str, ...] = ("seal_hose_leak",)
-    compound_share: float = 1.0
-    compound_jump: float = 2.0
     # choosing the P(sensor) threshold: a sensor fault read as the machine (a technician
     # sent for nothing) costs this many times a machine fault first read as a sensor (a
     # remote check; the machine alert follows when the evidence turns)

@@ -35,30 +35,6 @@ from models.roles import role_of
 MACHINE_MODES = ("bearing_wear", "hydraulic_pump_wear", "cooling_fouling", "seal_hose_leak")
 SENSOR_MODES = ("sensor_stuck", "sensor_drift", "sensor_noisy", "sensor_dropout")
 MODES = MACHINE_MODES + SENSOR_MODES
-# the part of the machine each machine mode shows in first (its signature's lead)
-_SHOWS_IN = {
-    "bearing_wear": "vibration",
-    "hydraulic_pump_wear": "pressure",
-    "cooling_fouling": "cooling",
-    "seal_hose_leak": "pressure",
-}
-SUDDEN_MODES = ("seal_hose_leak",)  # modes that arrive within hours
-
-
-def beneath_modes(mode: str) -> tuple[str, ...]:
-    """The slow machine modes a window may already carry when ``mode`` arrives on top,
-    for the classifier to learn ``mode`` in company: those that show in another part of
-    the machine. A fault in the same part is that part's own worse stage in one window
-    (a leak on top of a worn pump looks like the pump's late stage; learnt so, the worn
-    pumps' worst hours read as leaks three times as often on the development seeds)."""
-    if mode not in _SHOWS_IN:
-        return ()
-    return tuple(
-        m
-        for m in MACHINE_MODES
-        if m not in SUDDEN_MODES and m != mode and _SHOWS_IN[m] != _SHOWS_IN[mode]
-    )
-
 
 # Which role each machine mode acts on first, and the fallback roles.
 _HOT = ("oil_temp", "coolant_temp")
@@ -80,9 +56,6 @@ class Injected:
     mode: str
     d: float  # degradation 0 .. 1
     channel: str | None = None  # sensor modes: the sensor
-    # a machine fault the machine already carries (a worn bearing under a hose that
-    # bursts): applied first, so the window shows both; the window is labelled ``mode``
-    beneath: Injected | None = None
 
 
 def _first(channels: list[str], roles: tuple[str, ...]) -> str | None:
@@ -154,10 +127,6 @@ def inject(
         if rows is not None:
             rows = rows[np.argsort(order[rows], kind="stable")]
             here = _Rows(rows, channel[rows], loads)
-            if fault.beneath is not None:
-                if fault.beneath.mode not in MACHINE_MODES or fault.beneath.beneath is not None:
-                    raise ValueError("a fault beneath another is one machine fault")
-                _apply(values, here, fault.beneath, scales=scales, rng=rng, keep=keep)
             _apply(values, here, fault, scales=scales, rng=rng, keep=keep)
     out = aggregates.copy()
     for column, array in values.items():

@@ -24,10 +24,9 @@ from models.injection import (
     Injected,
     RowLoad,
     applicable,
-    beneath_modes,
     inject,
 )
-from models.modes import FailureModeClassifier, signature_names, signatures
+from models.modes import FailureModeClassifier, signatures
 
 if TYPE_CHECKING:
     from models.family import FamilyModel, TrainingConfig
@@ -117,33 +116,6 @@ class _Hosts:
     scales: dict[str, ChannelScale]
 
 
-def _flagged(
-    model: FamilyModel,
-    hosts: _Hosts,
-    draws: list[tuple[int, int, Injected]],
-    first: int,
-    rng: np.random.Generator,
-) -> tuple[pd.DataFrame, pd.DataFrame, Floats, list[tuple[int, int]]]:
-    """Each drawn (machine, host window, fault) injected into its own copy of the host
-    window (renumbered ``-first``, ``-first - 1`` ...): the injected windows' features,
-    their z-scores, detector statistic and (machine, copy) keys."""
-    rows, windows, faults = [], [], {}
-    for n, (machine, window, fault) in enumerate(draws):
-        copy = -(first + n)
-        faults[(machine, copy)] = fault
-        found = np.asarray(hosts.positions[(machine, window)], dtype=np.int64)
-        rows.append(found)
-        windows.append(np.full(found.size, copy))
-    subset = hosts.history.iloc[np.concatenate(rows)].reset_index(drop=True)
-    subset["window"] = np.concatenate(windows)
-    faulty = inject(subset, faults, hosts.scales, row_load(subset, model.load_model), rng)
-    injected = window_features(faulty, model.load_model)
-    injected = injected[model.usable(injected)]
-    z = model.z_scores(injected)
-    keys = [(int(k[0]), int(k[1])) for k in z.index]
-    return injected, z, model.detector.statistic(z.to_numpy()), keys
-
-
 def _detected_injections(
     model: FamilyModel,
     hosts: _Hosts,
@@ -161,63 +133,26 @@ def _detected_injections(
     # each injection goes into its own copy of a healthy window, so a short history
     # still yields enough examples of every mode
     picks = rng.choice(len(hosts.windows), size=count, replace=count > len(hosts.windows))
-    draws = []
-    for i in picks.tolist():
+    rows, windows = [], []
+    faults: dict[tuple[int, int], Injected] = {}
+    for n, i in enumerate(picks.tolist()):
         machine, window = hosts.windows[i]
         mode = modes[int(rng.integers(len(modes)))]
         sensor = channels[int(rng.integers(len(channels)))] if mode in SENSOR_MODES else None
-        draws.append(
-            (machine, window, Injected(mode, float(rng.uniform(*config.injection_d)), sensor))
-        )
-    injected, z, statistic, keys = _flagged(model, hosts, draws, first, rng)
-    flagged = statistic > model.alarm_threshold
-    labels = np.array([draws[-k[1] - first][2].mode for k in keys])
+        copy = -(first + n)
+        faults[(machine, copy)] = Injected(mode, float(rng.uniform(*config.injection_d)), sensor)
+        found = np.asarray(hosts.positions[(machine, window)], dtype=np.int64)
+        rows.append(found)
+        windows.append(np.full(found.size, copy))
+    subset = hosts.history.iloc[np.concatenate(rows)].reset_index(drop=True)
+    subset["window"] = np.concatenate(windows)
+    faulty = inject(subset, faults, hosts.scales, row_load(subset, model.load_model), rng)
+    injected = window_features(faulty, model.load_model)
+    injected = injected[model.usable(injected)]
+    z = model.z_scores(injected)
+    flagged = model.detector.statistic(z.to_numpy()) > model.alarm_threshold
+    labels = np.array([faults[(int(k[0]), int(k[1]))].mode for k in z.index])
     return signatures(z[flagged], injected, channels), labels[flagged], labels
-
-
-def _compound_injections(
-    model: FamilyModel, hosts: _Hosts, *, per_mode: int, first: int, config: TrainingConfig
-) -> tuple[Floats, NDArray[Any], int]:
-    """``per_mode`` faults of each of ``config.compound_modes`` injected on top of a slow
-    machine fault that shows in another part of the machine (``beneath_modes``: a hose
-    bursting on a machine whose bearing wears), each beside the slow fault alone in another copy of the same window
-    as a yardstick: the signatures and modes of those that lift the detector statistic
-    ``config.compound_jump`` times over the yardstick's (and the alarm), where the new
-    fault is what the window shows. Their own random stream: the single faults' draws
-    are the same with or without them."""
-    rng = np.random.default_rng([config.seed, 1])
-    channels = model.channels
-    tops = [m for m in config.compound_modes if applicable(m, channels) and _beneath(m, channels)]
-    count = per_mode * len(tops)
-    empty = (np.zeros((0, len(signature_names()))), np.array([], dtype=object), 0)
-    if count <= 0:
-        return empty
-    picks = rng.choice(len(hosts.windows), size=count, replace=count > len(hosts.windows))
-    draws: list[tuple[int, int, Injected]] = []
-    for i in picks.tolist():
-        machine, window = hosts.windows[i]
-        mode = tops[int(rng.integers(len(tops)))]
-        slow = _beneath(mode, channels)
-        under = Injected(slow[int(rng.integers(len(slow)))], float(rng.uniform(0.3, 1.0)))
-        top = Injected(mode, float(rng.uniform(*config.injection_d)), beneath=under)
-        draws += [(machine, window, top), (machine, window, under)]  # pairs: even, odd
-    injected, z, statistic, keys = _flagged(model, hosts, draws, first, rng)
-    at = {key: j for j, key in enumerate(keys)}
-    kept = np.zeros(len(keys), dtype=bool)
-    for j, (machine, copy) in enumerate(keys):
-        n = -copy - first
-        if n % 2:
-            continue  # a yardstick
-        yardstick = at.get((machine, copy - 1))
-        alone = statistic[yardstick] if yardstick is not None else np.inf
-        lifted = max(float(alone), model.alarm_threshold) * config.compound_jump
-        kept[j] = statistic[j] >= lifted
-    labels = np.array([draws[-k[1] - first][2].mode for k in keys])
-    return signatures(z[kept], injected, channels), labels[kept], count
-
-
-def _beneath(mode: str, channels: list[str]) -> list[str]:
-    return [m for m in beneath_modes(mode) if applicable(m, channels)]
 
 
 def train_classifier(
@@ -273,40 +208,20 @@ def train_classifier(
         say(f"{model.family}: too few detected injections to learn failure modes")
         return None, {"detected_share": detected, "detected": counts}
     half = rng.random(len(y)) < 0.7
-    # faults on top of slow ones, learnt beside the single faults (held out alike)
-    x_on, y_on, tried_on = _compound_injections(
-        model,
-        hosts,
-        per_mode=round(config.compound_share * config.injections / len(modes)),
-        first=first,
-        config=config,
-    )
-    compounds: dict[str, Any] = {
-        "injected": tried_on,
-        "learnt": {m: int(np.sum(y_on == m)) for m in sorted(set(y_on.tolist()))},
-    }
-    x, y = np.concatenate([x, x_on]), np.concatenate([y, y_on])
-    single = np.r_[np.ones(len(half), dtype=bool), np.zeros(len(y_on), dtype=bool)]
-    half = np.r_[half, np.random.default_rng([config.seed, 2]).random(len(y_on)) < 0.7]
     check = FailureModeClassifier(random_state=config.seed).fit(x[half], y[half])
-    right = check.predict(x) == y
-    accuracy = float(np.mean(right[~half & single])) if (~half & single).any() else float("nan")
-    if (~half & ~single).any():
-        compounds["held_out_accuracy"] = float(np.mean(right[~half & ~single]))
-    # the P(sensor) threshold weighs single faults, as a window of a machine that is
-    # otherwise healthy is what a failing sensor shows: faults on top of others are
-    # mostly far from any sensor's reading and would only pull it down
+    accuracy = (
+        float(np.mean(check.predict(x[~half]) == y[~half])) if (~half).any() else float("nan")
+    )
     model.sensor_threshold = sensor_threshold(
-        sensor_probability(check, x[~half & single]),
-        np.isin(y[~half & single], SENSOR_MODES),
+        sensor_probability(check, x[~half]),
+        np.isin(y[~half], SENSOR_MODES),
         sensor_weight=config.sensor_weight,
     )
     classifier = FailureModeClassifier(random_state=config.seed).fit(x, y)
     short = wanted  # the modes still short of examples after the last round
     say(
-        f"{model.family}: failure modes from {len(y) - len(y_on)} detected injections "
-        f"({len(every)} injected) and {len(y_on)} on top of a slow fault "
-        f"({tried_on} injected), held-out accuracy {accuracy:.0%}, "
+        f"{model.family}: failure modes from {len(y)} detected injections "
+        f"({len(every)} injected), held-out accuracy {accuracy:.0%}, "
         f"sensor if P(sensor) >= {model.sensor_threshold:.2f}"
         + (f"; few examples of {', '.join(short)}" if short else "")
     )
@@ -314,7 +229,6 @@ def train_classifier(
         "detected_share": detected,
         "detected": counts,
         "injected": len(every),
-        "compound": compounds,
         "held_out_accuracy": accuracy,
         "sensor_threshold": model.sensor_threshold,
         "trained_on": len(y),

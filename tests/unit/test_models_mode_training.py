@@ -11,7 +11,7 @@ import pytest
 from models import synthetic
 from models.family import FamilyModel, TrainingConfig, injection_hosts, train_family
 from models.features import window_features
-from models.injection import MACHINE_MODES, Injected, beneath_modes
+from models.injection import Injected
 from models.mode_training import train_classifier
 
 CODES = [c.code for c in synthetic.PUMP]
@@ -92,42 +92,4 @@ def test_a_mode_the_detector_seldom_sees_is_injected_again_until_it_has_enough(
     rounds = again["injected"] // faint.injections
     for mode, n in again["detected"].items():
         assert n >= enough or rounds == 4, (mode, n)
-    learnt_on_top = sum(again["compound"]["learnt"].values())
-    assert sum(again["detected"].values()) + learnt_on_top == again["trained_on"]
-
-
-def test_faults_on_top_of_slow_ones_are_learnt_beside_the_single_faults(
-    trained: tuple[FamilyModel, pd.DataFrame],
-) -> None:
-    """Faults on top of a slow one are extra examples, learnt where they lift the
-    statistic compound_jump times over the slow fault's alone: never at an unreachable
-    jump, and the single faults' draws are the same with or without them."""
-    model, history = trained
-    hosts = _features(model, history)
-    one = replace(FAST, extra_rounds=0)
-
-    _, none = train_classifier(model, history, hosts, replace(one, compound_share=0.0), print)
-    _, never = train_classifier(model, history, hosts, replace(one, compound_jump=1e12), print)
-    _, some = train_classifier(model, history, hosts, one, print)
-
-    assert none["compound"] == {"injected": 0, "learnt": {}}
-    per_mode = round(FAST.injections / 8)  # as many as a round's single draws of a mode
-    assert never["compound"] == {"injected": per_mode, "learnt": {}}
-    assert some["compound"]["injected"] == per_mode
-    learnt = some["compound"]["learnt"]
-    assert set(learnt) == {"seal_hose_leak"}, learnt  # a leak on a worn bearing, say
-    assert some["trained_on"] == none["trained_on"] + learnt["seal_hose_leak"]
-    for report in (never, some):
-        assert report["detected"] == none["detected"]
-        assert report["injected"] == none["injected"] == FAST.injections
-    every = replace(one, compound_modes=MACHINE_MODES)
-    _, each = train_classifier(model, history, hosts, every, print)
-    assert each["compound"]["injected"] == 4 * per_mode
-    assert {"seal_hose_leak", "hydraulic_pump_wear"} <= set(each["compound"]["learnt"])
-
-
-def test_a_slow_fault_beneath_shows_in_another_part_of_the_machine() -> None:
-    assert beneath_modes("seal_hose_leak") == ("bearing_wear", "cooling_fouling")
-    assert beneath_modes("hydraulic_pump_wear") == ("bearing_wear", "cooling_fouling")
-    assert beneath_modes("bearing_wear") == ("hydraulic_pump_wear", "cooling_fouling")
-    assert beneath_modes("sensor_drift") == ()
+    assert sum(again["detected"].values()) == again["trained_on"]

@@ -56,35 +56,6 @@ def test_each_failure_mode_is_found_and_named(model: FamilyModel) -> None:
     assert healthy["score"].median() > 80
 
 
-def test_a_leak_on_top_of_a_slow_fault_is_named_a_leak(model: FamilyModel) -> None:
-    """A hose bursting on a machine whose bearing wears or whose cooler fouls shows both
-    faults in one window: the classifier, trained on such pairs too, names the leak, and
-    the slow faults alone (a worn pump's too) keep their own names."""
-    slow = {1: "hydraulic_pump_wear", 2: "bearing_wear", 3: "cooling_fouling"}
-    faults = {m: Injected(mode, 0.7) for m, mode in slow.items()}
-    faults |= {
-        m + 3: Injected("seal_hose_leak", 0.9, beneath=Injected(mode, 0.7))
-        for m, mode in slow.items()
-        if mode != "hydraulic_pump_wear"
-    }
-    window = synthetic.fleet(30, 60, seed=1, noise_seed=11, faults=faults)
-    scores = model.score(window).droplevel("window")
-    for machine, fault in faults.items():
-        assert scores.loc[machine, "anomalous"], fault
-        assert scores.loc[machine, "mode"] == fault.mode, (fault, scores.loc[machine, "mode"])
-
-
-def test_a_fault_beneath_another_is_one_machine_fault() -> None:
-    for beneath in (
-        Injected("sensor_drift", 0.5, "coolant_temp"),
-        Injected("bearing_wear", 0.5, beneath=Injected("cooling_fouling", 0.5)),
-    ):
-        with pytest.raises(ValueError, match="beneath"):
-            synthetic.fleet(
-                2, 60, seed=1, faults={1: Injected("seal_hose_leak", 0.9, beneath=beneath)}
-            )
-
-
 def test_a_sensor_stuck_for_the_last_fifth_of_the_window_is_named_stuck(
     model: FamilyModel,
 ) -> None:
