@@ -40,10 +40,12 @@ class ModelAlertPolicy:
     sudden_jump: float = 2.0  # severe windows this many times an hour before: a sudden step
     sensor_cover_s: float = 24 * 3600.0  # a machine alert covers its run's sensors this long
     renew_critical_s: float = 96 * 3600.0  # a critical alert the machine outlived this long
-    # beside machine alerts all open this long, a step in the channels that already led
-    # is news too when its windows all stand at least stale_step_ratio x the alarm
+    # beside machine alerts all open this long, windows all at stale_step_ratio x the
+    # alarm led by another part of the machine (measurand) than most anomalous windows
+    # of the stale_part_s before them are a sudden deterioration, step or none
     stale_alert_s: float = float("inf")
     stale_step_ratio: float = 10.0
+    stale_part_s: float = 24 * 3600.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -55,6 +57,7 @@ class ModelAlertPolicy:
             "sensor_cover_s",
             "renew_critical_s",
             "stale_alert_s",
+            "stale_part_s",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -312,10 +315,15 @@ def _sudden(
     level is no step, and one that worsens in the channels it already led is no new
     fault.
 
-    The second array: the same step led by channels that led before too, where its
-    windows all stand at least ``stale_step_ratio`` times the alarm (-1 elsewhere, and
-    where the first array has the step). Beside a machine alert open for days
-    (``stale_alert_s``) such a collapse is news the open alert does not carry."""
+    The second array (-1 where it is none, and where the first array has a step): the
+    windows of the stretch all stand at least ``stale_step_ratio`` times the alarm, step
+    or none, and are all led by one measurand (pressure, vibration, temperature) other
+    than the one that led most anomalous windows of the ``stale_part_s`` before the hour
+    before. Beside machine alerts open for a day or more (``stale_alert_s``) that is
+    another part of the machine failing badly, news the open alerts do not carry: a
+    hose bursting on a machine whose bearing alert opened days ago, its pressure
+    leading windows read as the bearing, which rose over an hour or two, not in a
+    step."""
     out = np.full(ratio.size, -1, dtype=np.int64)
     same = np.full(ratio.size, -1, dtype=np.int64)
     severe = ratio >= policy.severe_ratio
@@ -328,14 +336,37 @@ def _sudden(
         if a >= b:
             continue  # nothing to compare with
         low = float(ratio[lo : i + 1].min())
-        if low < policy.sudden_jump * max(float(ratio[a:b].max()), 1.0):
-            continue
+        jump = low >= policy.sudden_jump * max(float(ratio[a:b].max()), 1.0)
         # a new fault shows in another part of the machine than the one that led before
-        if not set(channel[lo : i + 1].tolist()) & set(channel[a:b].tolist()):
+        if jump and not set(channel[lo : i + 1].tolist()) & set(channel[a:b].tolist()):
             out[i] = b - 1
-        elif low >= policy.stale_step_ratio:
+        elif (
+            low >= policy.stale_step_ratio
+            and len({measurand(c) for c in channel[lo : i + 1].tolist()}) == 1
+            and _other_part(ratio, clock, channel, i, a, policy=policy)
+        ):
             same[i] = b - 1
     return out, same
+
+
+def measurand(channel: str | None) -> str:
+    """The part of the machine a channel reads: its measurand (pressure, vibration,
+    temperature ...), from its code."""
+    code = (channel or "").lower()
+    return next((m for m in ("pressure", "vibration", "temp") if m in code), code)
+
+
+def _other_part(
+    ratio: Floats, clock: Floats, channel: NDArray[Any], i: int, a: int, *, policy: ModelAlertPolicy
+) -> bool:
+    """Whether row ``i`` is led by another measurand than most anomalous windows of the
+    ``stale_part_s`` of observed time before row ``a`` were (False when there were none)."""
+    start = int(np.searchsorted(clock, clock[a] - policy.stale_part_s, side="left"))
+    before = [measurand(c) for c, r in zip(channel[start:a], ratio[start:a], strict=True) if r >= 1]
+    if not before:
+        return False
+    values, counts = np.unique(np.asarray(before), return_counts=True)
+    return measurand(channel[i]) != str(values[np.argmax(counts)])
 
 
 def vote(rows: HealthRows, lo: int, hi: int, sensor: bool) -> tuple[str | None, float, str | None]:

@@ -442,38 +442,42 @@ STALE = ModelAlertPolicy(stale_alert_s=24 * 3600.0, stale_step_ratio=10.0)
 
 
 def worn_for(hours: float, ratio: float = 4.0) -> list[dict[str, Any]]:
-    """A pump wearing for ``hours``, its pressure leading, read as pump wear."""
+    """A bearing wearing for ``hours``, its vibration leading, read as bearing wear."""
     n = int(hours * 3600 / STEP)
-    return [{"ratio": ratio, "mode": "hydraulic_pump_wear", "channel": "discharge_pressure"}] * n
+    return [{"ratio": ratio, "mode": "bearing_wear", "channel": "pump_vibration"}] * n
 
 
-def collapse(ratio: float, n: int = 3) -> list[dict[str, Any]]:
-    """The same channel leading a collapse, still read as the older mode."""
-    return [{"ratio": ratio, "mode": "hydraulic_pump_wear", "channel": "discharge_pressure"}] * n
+def collapse(*ratios: float, channel: str = "hydraulic_pressure") -> list[dict[str, Any]]:
+    """Windows led by ``channel``, still read as the older mode."""
+    return [{"ratio": r, "mode": "bearing_wear", "channel": channel} for r in ratios]
 
 
-def test_a_collapse_in_the_same_channels_beside_a_days_old_alert_opens_a_sudden_one() -> None:
-    """A pump worn for two days (its alert open), then a hose bursts: the pressure that
-    led the wear leads the leak, and the classifier still names the pump. Beside an alert
-    that old, a step to ten times the alarm is news it does not carry."""
-    series = healthy(3) + worn_for(48) + collapse(40.0)
+def test_another_part_failing_badly_beside_a_days_old_alert_opens_a_sudden_one() -> None:
+    """A bearing worn for two days (its alert open), then a hose bursts: the pressure
+    takes the lead and rises over an hour past ten times the alarm, no step in it, and
+    the classifier still names the bearing. Beside an alert that old, another part of
+    the machine failing that badly is news it does not carry."""
+    rising = collapse(4.5, 5.5, 6.5, 7.5, 8.5, 10.5, 12.0, 13.0)  # no 2x step in an hour
+    series = healthy(3) + worn_for(48) + rising
     events = opened(replay(rows((1, series)), STALE))
     assert [e.cause for e in events] == [Cause(1, MACHINE), Cause(1, SUDDEN)]
     sudden = events[1].alert
     assert sudden is not None
-    assert (sudden.grade, sudden.mode) == ("critical", "hydraulic_pump_wear")
+    assert (sudden.grade, sudden.mode) == ("critical", "bearing_wear")
     assert "sudden deterioration" in sudden.message
-    assert events[1].at == T0 + timedelta(seconds=(3 + 144 + 1) * STEP)  # its second window
+    assert events[1].at == T0 + timedelta(seconds=(3 + 144 + 6) * STEP)  # 10.5, then 12
     expected = replay(rows((1, series)), STALE)
     assert decided_window_by_window(series, STALE) == [(t.action, t.cause, t.at) for t in expected]
 
 
-def test_a_same_channel_step_needs_an_old_alert_a_deep_collapse_and_the_setting() -> None:
+def test_another_part_needs_an_old_alert_ten_times_the_alarm_and_the_setting() -> None:
+    rising = collapse(4.5, 5.5, 6.5, 7.5, 8.5, 10.5, 12.0, 13.0)  # no 2x step in an hour
     for series, policy in (
-        (healthy(3) + worn_for(12) + collapse(40.0), STALE),  # the alert is 12 h old
-        (healthy(3) + worn_for(48) + collapse(9.0), STALE),  # 2x, but under 10x the alarm
-        (healthy(3) + worn_for(48, ratio=8.0) + collapse(12.0), STALE),  # 10x, but no 2x step
-        (healthy(3) + worn_for(48) + collapse(40.0), POLICY),  # off as shipped
+        (healthy(3) + worn_for(12) + rising, STALE),  # the alert is 12 h old
+        (healthy(3) + worn_for(48) + collapse(4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 9.5), STALE),  # < 10x
+        # the part that led all along: the bearing itself, worse
+        (healthy(3) + worn_for(48) + collapse(12.0, 14.0, channel="pump_vibration"), STALE),
+        (healthy(3) + worn_for(48) + rising, POLICY),  # off as shipped
     ):
         causes = [e.cause for e in opened(replay(rows((1, series)), policy))]
         assert causes == [Cause(1, MACHINE)]
