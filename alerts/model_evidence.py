@@ -43,7 +43,7 @@ class ModelAlertPolicy:
     # beside machine alerts all open this long, windows all at stale_step_ratio x the
     # alarm led by another part of the machine (measurand) than most anomalous windows
     # of the stale_part_s before them are a sudden deterioration, step or none
-    stale_alert_s: float = float("inf")
+    stale_alert_s: float = 24 * 3600.0  # inf: off
     stale_step_ratio: float = 10.0
     stale_part_s: float = 24 * 3600.0
 

@@ -49,6 +49,16 @@ opens, naming the voted mode; if the vote names a mode that stops the machine wi
 hours, that mode's own alert opens instead. A fault creeping past the severe level, or
 worsening in the channels that already led, is no sudden step.
 
+**Another part failing badly beside a stale alert.** A hose that bursts on a machine
+whose bearing alert opened days ago rarely makes a step: its pressure rises over an hour
+or two, and the windows of the hour before already carry some of it. So when every
+open machine alert of the machine has been open ``stale_alert_s`` (a day; ``inf``
+switches this off), windows over ``severe_persist_s`` all at ``stale_step_ratio`` times the alarm and
+all led by one measurand (pressure, vibration, temperature) other than the one that led
+most anomalous windows of the ``stale_part_s`` before the hour before them open the
+``sudden`` alert too, step or none. A wear fault climbing with the day's load in the
+part that led all along does not.
+
 **A critical alert the machine outlived.** A hose that bursts stops the machine within
 hours, so a leak alert whose machine has run on for ``renew_critical_s`` since it opened
 was a misreading (a worn pump's worst hours can vote a leak). It must not hide, behind

@@ -438,7 +438,8 @@ def test_deciding_with_sudden_steps_takes_the_decisions_of_the_replay() -> None:
     assert Cause(1, SUDDEN) in {t.cause for t in expected}  # the series does step
 
 
-STALE = ModelAlertPolicy(stale_alert_s=24 * 3600.0, stale_step_ratio=10.0)
+STALE = ModelAlertPolicy()  # as shipped: a day, ten times the alarm
+OFF = ModelAlertPolicy(stale_alert_s=float("inf"))
 
 
 def worn_for(hours: float, ratio: float = 4.0) -> list[dict[str, Any]]:
@@ -471,13 +472,14 @@ def test_another_part_failing_badly_beside_a_days_old_alert_opens_a_sudden_one()
 
 
 def test_another_part_needs_an_old_alert_ten_times_the_alarm_and_the_setting() -> None:
+    assert (STALE.stale_alert_s, STALE.stale_step_ratio, STALE.stale_part_s) == (86400, 10, 86400)
     rising = collapse(4.5, 5.5, 6.5, 7.5, 8.5, 10.5, 12.0, 13.0)  # no 2x step in an hour
     for series, policy in (
         (healthy(3) + worn_for(12) + rising, STALE),  # the alert is 12 h old
         (healthy(3) + worn_for(48) + collapse(4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 9.5), STALE),  # < 10x
         # the part that led all along: the bearing itself, worse
         (healthy(3) + worn_for(48) + collapse(12.0, 14.0, channel="pump_vibration"), STALE),
-        (healthy(3) + worn_for(48) + rising, POLICY),  # off as shipped
+        (healthy(3) + worn_for(48) + rising, OFF),  # switched off
     ):
         causes = [e.cause for e in opened(replay(rows((1, series)), policy))]
         assert causes == [Cause(1, MACHINE)]
