@@ -164,8 +164,8 @@ class Flags:
     hour_ready: NDArray[np.bool_]  # anomalous for persist_s (not only severe for a while)
     repaired: NDArray[np.bool_]  # the machine's first row after a repair
     sudden: NDArray[np.int64]  # last row before the sudden step the row ends (-1: none)
-    # the same, for a step in the channels that led before, at stale_step_ratio (-1: none)
-    sudden_same: NDArray[np.int64]
+    # the same for another part failing badly, step or none (counts beside stale alerts)
+    sudden_stale: NDArray[np.int64]
     clock: Floats  # the machine-keyed observed clock (machine id x 1e11 + observed seconds)
     machine_start: NDArray[np.int64]  # the machine's first row
 
@@ -247,7 +247,7 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
     hour_back = np.searchsorted(key, key - policy.persist_s, side="left")
     recent_start = np.maximum(hour_back, np.maximum(severe_start, machine_start)).astype(np.int64)
     hour_start = np.maximum(hour_back, np.maximum(run_start, machine_start)).astype(np.int64)
-    sudden, sudden_same = _sudden(ratio, key, machine_start, channel=rows.channel, policy=policy)
+    sudden, sudden_stale = _sudden(ratio, key, machine_start, channel=rows.channel, policy=policy)
     # the share of the evidence windows the model read as a sensor fault
     sensor_sum = np.cumsum(np.r_[0.0, (anomalous & rows.sensor_fault).astype(np.float64)])
     count = np.cumsum(np.r_[0.0, anomalous.astype(np.float64)])
@@ -275,7 +275,7 @@ def assess(rows: HealthRows, policy: ModelAlertPolicy, repairs: Sequence[Repair]
         hour_ready=anomalous & (observed >= policy.persist_s),
         repaired=repaired,
         sudden=sudden,
-        sudden_same=sudden_same,
+        sudden_stale=sudden_stale,
         clock=key,
         machine_start=machine_start.astype(np.int64),
     )
@@ -325,7 +325,7 @@ def _sudden(
     leading windows read as the bearing, which rose over an hour or two, not in a
     step."""
     out = np.full(ratio.size, -1, dtype=np.int64)
-    same = np.full(ratio.size, -1, dtype=np.int64)
+    stale = np.full(ratio.size, -1, dtype=np.int64)
     severe = ratio >= policy.severe_ratio
     for i in np.flatnonzero(severe).tolist():
         first = int(machine_start[i])
@@ -345,15 +345,16 @@ def _sudden(
             and len({measurand(c) for c in channel[lo : i + 1].tolist()}) == 1
             and _other_part(ratio, clock, channel, i, a, policy=policy)
         ):
-            same[i] = b - 1
-    return out, same
+            stale[i] = b - 1
+    return out, stale
 
 
 def measurand(channel: str | None) -> str:
     """The part of the machine a channel reads: its measurand (pressure, vibration,
     temperature ...), from its code."""
     code = (channel or "").lower()
-    return next((m for m in ("pressure", "vibration", "temp") if m in code), code)
+    parts = (("pressure", "pressure"), ("vibration", "vibration"), ("temp", "temperature"))
+    return next((part for word, part in parts if word in code), code)
 
 
 def _other_part(

@@ -53,10 +53,10 @@ worsening in the channels that already led, is no sudden step.
 whose bearing alert opened days ago rarely makes a step: its pressure rises over an hour
 or two, and the windows of the hour before already carry some of it. So when every
 open machine alert of the machine has been open ``stale_alert_s`` (a day; ``inf``
-switches this off), windows over ``severe_persist_s`` all at ``stale_step_ratio`` times the alarm and
-all led by one measurand (pressure, vibration, temperature) other than the one that led
-most anomalous windows of the ``stale_part_s`` before the hour before them open the
-``sudden`` alert too, step or none. A wear fault climbing with the day's load in the
+switches this off), windows over ``severe_persist_s`` all at ``stale_step_ratio`` times
+the alarm and all led by one measurand (pressure, vibration, temperature) other than
+the one that led most anomalous windows of the ``stale_part_s`` before the hour before
+them open the ``sudden`` alert too, step or none. A wear fault climbing with the day's load in the
 part that led all along does not.
 
 **A critical alert the machine outlived.** A hose that bursts stops the machine within
@@ -107,6 +107,7 @@ from alerts.model_evidence import (
     assess,
     hour_before,
     machine_mode,
+    measurand,
     stretch_start,
     vote,
 )
@@ -272,7 +273,15 @@ def alert_at(
         f"model: {_label(mode)} likely, {component} (health {score:.0f}/100: "
         f"{rows.explanation[i] or 'several channels'}{life})"
     )
-    if sudden:
+    if sudden and flags.sudden[i] < 0:  # another part failing badly, no step in it
+        details["sudden"] = True
+        details["part"] = measurand(rows.channel[i])
+        message = (
+            f"model: {details['part']} failing badly on top of a machine alert open a day "
+            f"or more, health {score:.0f}/100 ({rows.explanation[i] or 'several channels'}): "
+            f"the machine may stop within hours; {_label(mode)} likely, {component}{life}"
+        )
+    elif sudden:
         details["sudden"] = True
         message = (
             f"model: sudden deterioration on top of an open machine alert, health "
@@ -323,14 +332,14 @@ def _sudden_since(
 ) -> bool:
     """Whether row ``i`` ends a sudden deterioration from a state in which every open
     machine alert of its machine had opened (at least one is open), with no sudden alert
-    open yet. A step in the channels that already led counts only beside machine alerts
-    all open for ``stale_alert_s`` before it."""
+    open yet. Another part failing badly without a step (``Flags.sudden_stale``) counts
+    only beside machine alerts all open ``stale_alert_s`` before it."""
     machine = int(rows.equipment_id[i])
     if Cause(machine, SUDDEN) in open_now:
         return False
     step, age = int(flags.sudden[i]), 0.0
     if step < 0:
-        step, age = int(flags.sudden_same[i]), policy.stale_alert_s
+        step, age = int(flags.sudden_stale[i]), policy.stale_alert_s
     if step < 0:
         return False
     before = float(rows.time[step])
@@ -393,8 +402,8 @@ def _past_known_sensor(
     if not faulty:
         return False
     mode, _, _ = vote(rows, int(flags.hour_start[i]), i, False)
-    measurand = MODE_MEASURAND.get(mode or "")
-    return measurand is not None and not any(measurand in channel for channel in faulty)
+    read_from = MODE_MEASURAND.get(mode or "")
+    return read_from is not None and not any(read_from in channel for channel in faulty)
 
 
 def _renews(

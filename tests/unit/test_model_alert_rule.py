@@ -465,7 +465,10 @@ def test_another_part_failing_badly_beside_a_days_old_alert_opens_a_sudden_one()
     sudden = events[1].alert
     assert sudden is not None
     assert (sudden.grade, sudden.mode) == ("critical", "bearing_wear")
-    assert "sudden deterioration" in sudden.message
+    assert sudden.message.startswith(
+        "model: pressure failing badly on top of a machine alert open a day or more"
+    )
+    assert (sudden.details["sudden"], sudden.details["part"]) == (True, "pressure")
     assert events[1].at == T0 + timedelta(seconds=(3 + 144 + 6) * STEP)  # 10.5, then 12
     expected = replay(rows((1, series)), STALE)
     assert decided_window_by_window(series, STALE) == [(t.action, t.cause, t.at) for t in expected]
