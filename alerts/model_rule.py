@@ -145,10 +145,11 @@ MODE_PARTS: dict[str, tuple[str, tuple[str, ...]]] = {
 MODE_MEASURAND = {
     "bearing_wear": "vibration",
     "hydraulic_pump_wear": "pressure",
-    "cooling_fouling": "temp",
+    "cooling_fouling": "temperature",
     "seal_hose_leak": "pressure",
 }
-_SENSOR_PARTS = (("temp", "P-SENS-TEMP"), ("pressure", "P-SENS-PRES"), ("vibration", "P-SENS-VIB"))
+# The sensor part of each measurand (others: the speed sensor's).
+_SENSOR_PARTS = {"temperature": "P-SENS-TEMP", "pressure": "P-SENS-PRES", "vibration": "P-SENS-VIB"}
 
 
 @dataclass(frozen=True)
@@ -192,8 +193,7 @@ def _label(code: str | None) -> str:
 
 
 def sensor_part(channel: str) -> str:
-    lowered = channel.lower()
-    return next((part for word, part in _SENSOR_PARTS if word in lowered), "P-SENS-SPD")
+    return _SENSOR_PARTS.get(measurand(channel), "P-SENS-SPD")
 
 
 def _hours(value: float) -> str:
@@ -403,7 +403,7 @@ def _past_known_sensor(
         return False
     mode, _, _ = vote(rows, int(flags.hour_start[i]), i, False)
     read_from = MODE_MEASURAND.get(mode or "")
-    return read_from is not None and not any(read_from in channel for channel in faulty)
+    return read_from is not None and all(measurand(channel) != read_from for channel in faulty)
 
 
 def _renews(
