@@ -56,8 +56,8 @@ open machine alert of the machine has been open ``stale_alert_s`` (a day; ``inf`
 switches this off), windows over ``severe_persist_s`` all at ``stale_step_ratio`` times
 the alarm and all led by one measurand (pressure, vibration, temperature) other than
 the one that led most anomalous windows of the ``stale_part_s`` before the hour before
-them open the ``sudden`` alert too, step or none. A wear fault climbing with the day's load in the
-part that led all along does not.
+them open the ``sudden`` alert too, step or none. A wear fault climbing with the day's
+load in the part that led all along does not.
 
 **A critical alert the machine outlived.** A hose that bursts stops the machine within
 hours, so a leak alert whose machine has run on for ``renew_critical_s`` since it opened
@@ -273,8 +273,9 @@ def alert_at(
         f"model: {_label(mode)} likely, {component} (health {score:.0f}/100: "
         f"{rows.explanation[i] or 'several channels'}{life})"
     )
-    if sudden and flags.sudden[i] < 0:  # another part failing badly, no step in it
+    if sudden:
         details["sudden"] = True
+    if sudden and flags.sudden[i] < 0:  # another part failing badly, no step in it
         details["part"] = measurand(rows.channel[i])
         message = (
             f"model: {details['part']} failing badly on top of a machine alert open a day "
@@ -282,7 +283,6 @@ def alert_at(
             f"the machine may stop within hours; {_label(mode)} likely, {component}{life}"
         )
     elif sudden:
-        details["sudden"] = True
         message = (
             f"model: sudden deterioration on top of an open machine alert, health "
             f"{score:.0f}/100 within minutes ({rows.explanation[i] or 'several channels'}): "
